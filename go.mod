@@ -1,0 +1,3 @@
+module github.com/mqttlb/mqttlb
+
+go 1.26
