@@ -27,12 +27,20 @@ type algorithm struct {
 	// holdsConnections makes the distribution test Acquire each pick and
 	// Release some, because the algorithm balances open connections.
 	holdsConnections bool
+	// ignoresWeights leaves the algorithm out of the distribution test.
+	ignoresWeights bool
 }
 
 // algorithms lists every Balancer of the package.
 var algorithms = []algorithm{
 	{name: "roundrobin", balancer: RoundRobin{}},
+	{name: "static-rr", balancer: StaticRR{}},
 	{name: "leastconn", balancer: LeastConn{}, holdsConnections: true},
+	{name: "first", balancer: First{}, ignoresWeights: true},
+	{name: "random", balancer: Random{Seed: 1}},
+	{name: "random(2)", balancer: Random{Draws: 2, Seed: 1}, holdsConnections: true},
+	{name: "source", balancer: SourceHash{}},
+	{name: "hash", balancer: ClientIDHash{}},
 }
 
 // connInfos returns n distinct connections, each with its own client ID

@@ -20,11 +20,7 @@ type LeastConn struct{}
 
 // Build returns a Picker over the backends of info with a weight above zero.
 func (LeastConn) Build(info BuildInfo) Picker {
-	s := newSnapshot(info.Backends)
-	if len(s.backends) == 0 {
-		return noBackend
-	}
-	return &leastConnPicker{snapshot: s}
+	return buildOver(info.Backends, func(s snapshot) Picker { return &leastConnPicker{snapshot: s} })
 }
 
 type leastConnPicker struct {

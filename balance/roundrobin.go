@@ -18,11 +18,9 @@ type RoundRobin struct{}
 
 // Build returns a Picker over the backends of info with a weight above zero.
 func (RoundRobin) Build(info BuildInfo) Picker {
-	s := newSnapshot(info.Backends)
-	if len(s.backends) == 0 {
-		return noBackend
-	}
-	return &roundRobinPicker{snapshot: s, cycle: smoothCycle(s.weights)}
+	return buildOver(info.Backends, func(s snapshot) Picker {
+		return &roundRobinPicker{snapshot: s, cycle: smoothCycle(s.weights)}
+	})
 }
 
 type roundRobinPicker struct {

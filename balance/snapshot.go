@@ -28,6 +28,17 @@ func newSnapshot(all []*Backend) snapshot {
 	return s
 }
 
+// buildOver returns the picker newPicker makes from the snapshot of
+// backends, or a picker that always fails with ErrNoBackend when no backend
+// has a weight above zero, so that no picker has to handle an empty set.
+func buildOver(backends []*Backend, newPicker func(snapshot) Picker) Picker {
+	s := newSnapshot(backends)
+	if len(s.backends) == 0 {
+		return noBackend
+	}
+	return newPicker(s)
+}
+
 // firstWithRoom returns the first backend at or after index start (wrapping
 // around) that is below its MaxConn. It is the fallback of the pickers
 // whose first choice is full.
