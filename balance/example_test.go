@@ -68,3 +68,14 @@ func ExampleEligible() {
 	// [spare1]
 	// [spare1 spare2]
 }
+
+func ExampleByName() {
+	for _, name := range []string{"leastconn", "random(3)", "uri"} {
+		b, err := balance.ByName(name)
+		fmt.Printf("%#v %v\n", b, err)
+	}
+	// Output:
+	// balance.LeastConn{} <nil>
+	// balance.Random{Draws:3, Seed:0x0} <nil>
+	// <nil> balance: unknown algorithm "uri": it balances on HTTP data, which MQTT connections do not carry
+}
