@@ -90,4 +90,5 @@ func TestRandomDraws(t *testing.T) {
 	assert.InDelta(t, picks/2, count(Random{Seed: 9}), picks/20, "one draw ignores load")
 	assert.Zero(t, count(Random{Draws: 2, Seed: 9}), "two distinct draws always see the idle backend")
 	assert.Equal(t, count(Random{Draws: 2, Seed: 5}), count(Random{Draws: 2, Seed: 5}), "a seed repeats")
+	assert.Zero(t, count(Random{Draws: 1 << 40, Seed: 9}), "draws are capped at the number of backends")
 }

@@ -93,7 +93,7 @@ type hashPicker struct {
 	snapshot
 	// ids are the hashes of the backends' IDs.
 	ids   []uint64
-	table *[1<<log2TableBits + 1]uint64
+	table *log2Lookup
 	// capacityFactor is 1 + LoadFactor in 1/loadFactorScale units,
 	// rounded down so the bound is never looser than asked; 0 means
 	// unbounded.

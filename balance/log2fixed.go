@@ -20,11 +20,14 @@ const (
 	log2FracBits = 32
 )
 
-// log2Table holds log2(1 + t/2^log2TableBits) for t = 0 .. 2^log2TableBits,
-// as fixed point with log2FracBits fractional bits. It is built on first
-// use by the hashing pickers' Build, never by Pick.
-var log2Table = sync.OnceValue(func() *[1<<log2TableBits + 1]uint64 {
-	var table [1<<log2TableBits + 1]uint64
+// log2Lookup holds log2(1 + t/2^log2TableBits) for t = 0 ..
+// 2^log2TableBits, as fixed point with log2FracBits fractional bits.
+type log2Lookup [1<<log2TableBits + 1]uint64
+
+// log2Table returns the lookup table, built on first use by the hashing
+// pickers' Build, never by Pick.
+var log2Table = sync.OnceValue(func() *log2Lookup {
+	var table log2Lookup
 	for t := range table {
 		table[t] = log2OneTo2(uint64(1<<log2TableBits+t) << (62 - log2TableBits))
 	}
@@ -55,7 +58,7 @@ func log2OneTo2(x uint64) uint64 {
 // negLog2 returns -log2(h / 2^64) for h != 0, as fixed point with
 // log2FracBits fractional bits (h = 0 counts as 1): for a uniform h, an
 // exponentially distributed value with mean 1/ln 2.
-func negLog2(table *[1<<log2TableBits + 1]uint64, h uint64) uint64 {
+func negLog2(table *log2Lookup, h uint64) uint64 {
 	if h == 0 {
 		h = 1
 	}

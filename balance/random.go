@@ -23,7 +23,8 @@ import (
 // last draw is taken.
 type Random struct {
 	// Draws is the number of backends drawn per pick, the best of which is
-	// taken. 0 and 1 mean a plain weighted random pick.
+	// taken. 0 and 1 mean a plain weighted random pick; more draws than
+	// there are backends act as one draw per backend.
 	Draws int
 	// Seed, when not 0, makes the sequence of picks reproducible, for
 	// tests. 0 means a random seed for every Build.
@@ -36,7 +37,7 @@ func (r Random) Build(info BuildInfo) Picker {
 }
 
 func (r Random) newPicker(s snapshot) Picker {
-	p := &randomPicker{snapshot: s, draws: max(r.Draws, 1), cumulative: make([]uint64, len(s.weights))}
+	p := &randomPicker{snapshot: s, draws: min(max(r.Draws, 1), len(s.backends)), cumulative: make([]uint64, len(s.weights))}
 	sum := uint64(0)
 	for i, w := range s.weights {
 		sum += w
