@@ -76,8 +76,12 @@ func (b *bridge) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 		if !ok || old.Net.Inline {
 			continue
 		}
-		// The error only repeats the reason code we chose.
-		_ = inst.server.DisconnectClient(old, packets.ErrSessionTakenOver)
+		if old.Properties.ProtocolVersion == 5 {
+			// The error only repeats the reason code given (MQTT 5.0 §3.14.2.1).
+			_ = inst.server.DisconnectClient(old, packets.ErrSessionTakenOver)
+		} else {
+			old.Stop(packets.ErrSessionTakenOver) // MQTT 3.1.1 has no DISCONNECT from the server
+		}
 		inst.server.UnsubscribeClient(old)
 		inst.server.Clients.Delete(old.ID)
 	}

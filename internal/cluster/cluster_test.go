@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -243,12 +244,9 @@ func TestWillReachesEveryNode(t *testing.T) {
 	sub := connectV5(t, node3.Addr(), "watcher")
 	inbox := sub.subscribe(t, "wills/#", 2)
 
-	conn, err := net.Dial("tcp", node1.Addr())
-	require.NoError(t, err)
-	defer conn.Close()
 	// MQTT 3.1.1 CONNECT [MQTT-3.1]: clean session and will flag, will QoS 1,
 	// keep-alive 30 s, client ID "w", will topic "wills/w", will message "gone".
-	connect := []byte{
+	conn := rawConnect(t, node1.Addr(), []byte{
 		0x10, 0x1c, // CONNECT, remaining length 28
 		0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, // protocol name and level 4
 		0x0e,       // flags: will QoS 1 (0x08), will flag (0x04), clean session (0x02)
@@ -256,13 +254,8 @@ func TestWillReachesEveryNode(t *testing.T) {
 		0x00, 0x01, 'w', // client ID
 		0x00, 0x07, 'w', 'i', 'l', 'l', 's', '/', 'w', // will topic
 		0x00, 0x04, 'g', 'o', 'n', 'e', // will message
-	}
-	_, err = conn.Write(connect)
-	require.NoError(t, err)
-	connack := make([]byte, 4)
-	_, err = io.ReadFull(conn, connack)
-	require.NoError(t, err)
-	require.Equal(t, []byte{0x20, 0x02, 0x00, 0x00}, connack)
+	})
+	defer conn.Close()
 
 	require.NoError(t, node1.Stop())
 	m := receive(t, inbox)
@@ -276,14 +269,66 @@ func TestWillReachesEveryNode(t *testing.T) {
 func TestTakeoverAcrossNodes(t *testing.T) {
 	c := startCluster(t, cluster.Config{})
 	node1, node2 := c.Nodes()[0], c.Nodes()[1]
-	first := connectV5(t, node1.Addr(), "roamer")
-	require.True(t, node1.HasClient("roamer"))
+	for _, proto := range protocols {
+		t.Run(proto.name, func(t *testing.T) {
+			id := "roamer-" + proto.name
+			first := proto.connect(t, node1.Addr(), id)
+			require.True(t, node1.HasClient(id))
 
-	connectV5(t, node2.Addr(), "roamer")
-	assert.True(t, closedWithin(first.serverDisconnected()), "first connection gets DISCONNECT Session taken over")
-	assert.True(t, closedWithin(first.lost()))
-	assert.False(t, node1.HasClient("roamer"))
-	assert.True(t, node2.HasClient("roamer"))
+			proto.connect(t, node2.Addr(), id)
+			assert.True(t, closedWithin(first.lost()), "first connection ends")
+			if proto.name == "v5" {
+				assert.True(t, closedWithin(first.serverDisconnected()), "with DISCONNECT Session taken over")
+			}
+			assert.False(t, node1.HasClient(id))
+			assert.True(t, node2.HasClient(id))
+		})
+	}
+}
+
+// rawConnect opens an MQTT connection with a CONNECT packet written by hand,
+// so that no client library runs goroutines of its own.
+func rawConnect(t *testing.T, addr string, connect []byte) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	_, err = conn.Write(connect)
+	require.NoError(t, err)
+	connack := make([]byte, 4)
+	_, err = io.ReadFull(conn, connack)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x20, 0x02, 0x00, 0x00}, connack, "CONNACK accepted [MQTT-3.2]")
+	return conn
+}
+
+// TestCloseLeavesNoGoroutine closes a cluster with clients and a health
+// check connection still open.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	c, err := cluster.Start(cluster.Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	var conns []net.Conn
+	for i, n := range c.Nodes() {
+		// MQTT 3.1.1 CONNECT: clean session, keep-alive 30 s, client ID "c1".."c3".
+		conns = append(conns, rawConnect(t, n.Addr(), []byte{
+			0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x1e, 0x00, 0x02, 'c', byte('1' + i),
+		}))
+		health, err := net.Dial("tcp", n.HealthAddr())
+		require.NoError(t, err)
+		_, err = io.WriteString(health, "GET "+cluster.ReadinessPath+" HTTP/1.1\r\nHost: node\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(health), nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		conns = append(conns, health) // kept alive by the server
+	}
+
+	require.NoError(t, c.Close())
+	for _, conn := range conns {
+		_, err := conn.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "connection to %s closed by the server", conn.RemoteAddr())
+		conn.Close()
+	}
+	goleak.VerifyNone(t)
 }
 
 func TestReadiness(t *testing.T) {
@@ -327,4 +372,53 @@ func TestReadiness(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestRestartsDoNotDisturbOtherNodes publishes on node1 and node2 while node3
+// is stopped and started again and again: subscribers on node1 and node2
+// still get every message once, in each publisher's order.
+func TestRestartsDoNotDisturbOtherNodes(t *testing.T) {
+	const messages = 200
+	c := startCluster(t, cluster.Config{})
+	nodes := c.Nodes()
+	var inboxes []<-chan message
+	for i, n := range nodes[:2] {
+		inboxes = append(inboxes, connectV5(t, n.Addr(), fmt.Sprintf("sub%d", i)).subscribe(t, "churn/#", 1))
+	}
+	publishers := []testClient{connectV5(t, nodes[0].Addr(), "pub0"), connectV311(t, nodes[1].Addr(), "pub1")}
+
+	published := make(chan struct{})
+	churnDone := make(chan error, 1)
+	go func() {
+		var err error
+		for range 100 { // restarts until the publishing ends, at most 100
+			select {
+			case <-published:
+				churnDone <- err
+				return
+			default:
+			}
+			err = errors.Join(err, nodes[2].Stop(), nodes[2].Start())
+		}
+		churnDone <- err
+	}()
+	for i := range messages {
+		for p, pub := range publishers {
+			pub.publish(t, fmt.Sprintf("churn/%d", p), 1, false, fmt.Appendf(nil, "%d", i))
+		}
+	}
+	close(published)
+	require.NoError(t, <-churnDone)
+
+	for s, inbox := range inboxes {
+		next := make([]int, len(publishers)) // the next message expected from each publisher
+		for range messages * len(publishers) {
+			m := receive(t, inbox)
+			var p, i int
+			_, err := fmt.Sscanf(m.topic+" "+string(m.payload), "churn/%d %d", &p, &i)
+			require.NoError(t, err)
+			require.Equal(t, next[p], i, "subscriber %d, publisher %d: message order", s, p)
+			next[p]++
+		}
+	}
 }
