@@ -107,22 +107,30 @@ func (t *Table) remove(s *shard, e *entry) {
 // sweepSize bounds the expired entries one write looks for in its shard.
 const sweepSize = 2
 
-// sweep removes a few expired entries from the locked shard: from the tail
-// of the idle list, where entries kept for the full TTL expire in order,
-// and from a random place in the map (Go randomises where a map range
-// starts), which finds the entries kept for less than the TTL.
-func (t *Table) sweep(s *shard, now int64) {
+// sweepOldest removes expired entries from the tail of the locked shard's
+// idle list, where the entries kept for the full TTL expire in order. Every
+// write calls it; the tail is the only place it looks, so it costs one
+// entry's cache line when nothing has expired.
+func (t *Table) sweepOldest(s *shard, now int64) {
 	for range sweepSize {
 		e := s.oldest
 		if e == nil || !e.expired(now) {
-			break
+			return
 		}
 		t.remove(s, e)
 	}
+}
+
+// sweepSample looks at a few entries from a random place of the locked
+// shard's map (Go randomises where a map range starts) and removes the
+// expired ones: it finds the entries kept for less than the TTL, which
+// expire out of the idle list's order. Each look is likely a cache miss, so
+// only inserts, which grow the table, pay for it.
+func (t *Table) sweepSample(s *shard, now int64) {
 	looked := 0
 	for _, e := range s.entries {
 		if looked == sweepSize {
-			break
+			return
 		}
 		looked++
 		if e.expired(now) {

@@ -8,7 +8,7 @@
 // lives as long as the broker keeps the session (from the CONNECT's Clean
 // Start and Session Expiry Interval) instead of one fixed expiry.
 //
-//	var table sticky.Table // 30 minute TTL, at most 100,000 idle entries
+//	var table sticky.Table // 30 minute TTL, about 100,000 entries at most
 //
 //	name, ok := table.Load(clientID) // where was this client last time?
 //	// ... pick name if ok and still usable, else a fresh backend; dial it ...
@@ -48,8 +48,10 @@ const shardCount = 64
 // connection is released, the entry is kept for the time the broker keeps the
 // session ([Session.Keep]), restarted by every use, and may be evicted before
 // that, least recently used first, when the table holds more than MaxEntries.
-// Expired entries are removed when they are next touched and by a small sweep
-// on every Acquire and Release; there is no background goroutine.
+// Expired entries are removed when they are next touched and by a small
+// sweep of the shard on every Acquire and Release (its oldest idle entries,
+// plus a random sample when an entry is inserted); there is no background
+// goroutine.
 //
 // All methods are safe for concurrent use. Set TTL and MaxEntries before the
 // first use and do not change them afterwards. A Table must not be copied
@@ -91,8 +93,9 @@ type Entry struct {
 	Live int
 	// LastUse is when the entry was last loaded, acquired or released.
 	LastUse time.Time
-	// Expires is when the idle entry will be removed; it is zero while
-	// Live > 0 and when the table has no time bound.
+	// Expires is when the idle entry will be removed unless used again;
+	// it is zero while Live > 0, and for an entry with no time bound (a
+	// session that never expires in a table with a negative TTL).
 	Expires time.Time
 }
 
@@ -174,7 +177,10 @@ func (t *Table) Acquire(clientID, backend string, sess Session) (ref Ref, others
 	e.keep = keep
 	e.lastUse = now
 	ref = Ref{clientID: e.clientID, gen: e.gen}
-	t.sweep(s, now)
+	t.sweepOldest(s, now)
+	if inserted {
+		t.sweepSample(s, now)
+	}
 	s.unlock()
 	if inserted {
 		t.evictOverflow()
@@ -212,7 +218,7 @@ func (t *Table) Release(ref Ref) bool {
 			t.remove(s, e)
 		}
 	}
-	t.sweep(s, now)
+	t.sweepOldest(s, now)
 	s.unlock()
 	if idle {
 		// The table may have grown past MaxEntries while every entry
