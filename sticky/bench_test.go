@@ -77,26 +77,21 @@ func BenchmarkLoad(b *testing.B) {
 // reference taken and given back.
 func BenchmarkAcquireRelease(b *testing.B) {
 	ids := clientIDs23(DefaultMaxEntries)
-	table := filledTable(b, ids)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.IntN(len(ids))
-		for pb.Next() {
-			ref, _ := table.Acquire(ids[i], backendNames[i%len(backendNames)], persistent311)
-			table.Release(ref)
-			i = (i + 1) % len(ids)
-		}
-	})
+	benchConnections(b, filledTable(b, ids), ids)
 }
 
 // BenchmarkAcquireReleaseEvict is one connection of a client the full
 // table has not seen: an insert that evicts the least recently used entry.
-// The IDs cycle through twice the table's size, so each is long evicted
-// when it comes back.
+// The table is filled with other IDs, and the connecting IDs cycle through
+// twice the table's size, so each is long evicted when it comes back.
 func BenchmarkAcquireReleaseEvict(b *testing.B) {
-	ids := clientIDs23(2 * DefaultMaxEntries)
-	table := filledTable(b, ids[:DefaultMaxEntries])
+	ids := clientIDs23(3 * DefaultMaxEntries)
+	benchConnections(b, filledTable(b, ids[2*DefaultMaxEntries:]), ids[:2*DefaultMaxEntries])
+}
+
+// benchConnections runs connections of the clients ids, each goroutine
+// from its own starting point.
+func benchConnections(b *testing.B, table *Table, ids []string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

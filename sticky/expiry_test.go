@@ -194,6 +194,16 @@ func TestLRUEviction(t *testing.T) {
 	})
 }
 
+// TestNegativeMaxEntriesDoesNotEvict guards the "no bound" meaning of a
+// negative MaxEntries: taken as a limit, it would evict every idle entry.
+func TestNegativeMaxEntriesDoesNotEvict(t *testing.T) {
+	tb := &Table{MaxEntries: -1}
+	for i := range 10 {
+		connectOnce(t, tb, "client-"+strconv.Itoa(i), "node1", persistent311)
+	}
+	assert.Equal(t, 10, tb.Len())
+}
+
 func TestOverflowWhileAllLive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tb := &Table{MaxEntries: 2}
