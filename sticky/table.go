@@ -151,8 +151,7 @@ func (t *Table) Acquire(clientID, backend string, sess Session) (ref Ref, others
 		e = nil
 	}
 	inserted := e == nil
-	switch {
-	case inserted:
+	if inserted {
 		// The clone keeps the table from pinning the caller's buffer (a
 		// CONNECT packet) for as long as the entry lives.
 		e = &entry{clientID: strings.Clone(clientID), backend: backend, gen: s.nextGen()}
@@ -161,16 +160,13 @@ func (t *Table) Acquire(clientID, backend string, sess Session) (ref Ref, others
 		}
 		s.entries[e.clientID] = e
 		t.count.Add(1)
-	case e.backend != backend:
+	} else {
 		others = int(e.live)
 		if e.live == 0 {
 			s.unlink(e)
 		}
-		e.backend, e.gen, e.live = backend, s.nextGen(), 0
-	default:
-		others = int(e.live)
-		if e.live == 0 {
-			s.unlink(e)
+		if e.backend != backend {
+			e.backend, e.gen, e.live = backend, s.nextGen(), 0
 		}
 	}
 	e.live++
@@ -209,14 +205,17 @@ func (t *Table) Release(ref Ref) bool {
 		return false
 	}
 	now := t.now()
-	e.live--
 	e.lastUse = now
-	idle := e.live == 0
-	if idle {
+	idle := false
+	switch {
+	case e.live > 1:
+		e.live--
+	case e.keep == 0:
+		t.remove(s, e) // the session ends with its last connection
+	default:
+		e.live = 0
 		s.pushNewest(e)
-		if e.keep == 0 {
-			t.remove(s, e)
-		}
+		idle = true
 	}
 	t.sweepOldest(s, now)
 	s.unlock()
@@ -282,7 +281,7 @@ func (t *Table) All() iter.Seq2[string, Entry] {
 		t.init()
 		var batch []snapshot
 		for i := range t.shards {
-			batch = t.snapshot(&t.shards[i], batch[:0])
+			batch = t.copyShard(&t.shards[i], batch[:0])
 			for _, item := range batch {
 				if !yield(item.clientID, item.entry) {
 					return
@@ -298,8 +297,8 @@ type snapshot struct {
 	entry    Entry
 }
 
-// snapshot appends the shard's unexpired entries to dst.
-func (t *Table) snapshot(s *shard, dst []snapshot) []snapshot {
+// copyShard appends the shard's unexpired entries to dst.
+func (t *Table) copyShard(s *shard, dst []snapshot) []snapshot {
 	s.mu.Lock()
 	defer s.unlock()
 	now := t.now()
