@@ -60,9 +60,9 @@ type Config struct {
 	// Empty means "127.0.0.1:0" for each; DisabledAddr ("-") turns a node's
 	// endpoint off.
 	HealthAddrs []string
-	// Logger receives the cluster's lifecycle messages; mochi-mqtt's own
-	// messages are passed on one level lower (its per-connection warnings
-	// become Debug). nil means slog.Default().
+	// Logger receives the cluster's lifecycle messages, and mochi-mqtt's
+	// own messages at Debug level (errors stay errors). nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 

@@ -161,10 +161,10 @@ func (n *Node) Start() error {
 		}
 		return fmt.Errorf("cluster: %s: %w", n.name, err)
 	}
+	n.ready.Store(true)
 	if healthLn != nil {
 		inst.serveHealth(healthLn, n)
 	}
-	n.ready.Store(true)
 	n.log.Info("cluster node started", "mqtt", n.addr, "health", n.healthAddr)
 	return nil
 }
