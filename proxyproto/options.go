@@ -101,11 +101,19 @@ func (o Options) wantsSSL() bool {
 // Header builds the v2 header for c, with TLVs in HAProxy's order: CRC32C,
 // ALPN, AUTHORITY, UNIQUE_ID, SSL, then c.Extra.
 func (o Options) Header(c ConnInfo) Header {
+	return o.header(c, make([]TLV, 0, maxOptionTLVs+len(c.Extra)))
+}
+
+// maxOptionTLVs is how many TLVs Options can select.
+const maxOptionTLVs = 5
+
+// header builds the header into the TLV slice tlvs.
+func (o Options) header(c ConnInfo, tlvs []TLV) Header {
 	var h Header
 	if c.Source.IsValid() && c.Destination.IsValid() {
 		h = Header{Command: Proxy, Source: c.Source, Destination: c.Destination}
 	}
-	h.TLVs = make([]TLV, 0, 5+len(c.Extra))
+	h.TLVs = tlvs
 	if o.CRC32C {
 		h.TLVs = append(h.TLVs, CRC32C())
 	}
@@ -153,7 +161,9 @@ func (o Options) sslInfo(c ConnInfo) SSLInfo {
 
 // AppendHeader appends the header o calls for to dst: nothing for version
 // 0, the v1 line for version 1 (without TLVs), the v2 header for version 2.
-// On error dst is returned unchanged.
+// For a plain TCP client it allocates nothing when dst has room; a TLS
+// client costs a few small allocations for the values of the TLVs taken from
+// its TLS state. On error dst is returned unchanged.
 func (o Options) AppendHeader(dst []byte, c ConnInfo) ([]byte, error) {
 	switch o.Version {
 	case 0:
@@ -165,7 +175,9 @@ func (o Options) AppendHeader(dst []byte, c ConnInfo) ([]byte, error) {
 		}
 		return h.AppendV1(dst)
 	case 2:
-		h := o.Header(c)
+		// The TLV slice stays on the stack unless Extra outgrows it.
+		var tlvs [maxOptionTLVs + 3]TLV
+		h := o.header(c, tlvs[:0])
 		return h.AppendBinary(dst)
 	}
 	return dst, fmt.Errorf("%w: %d", ErrVersion, o.Version)

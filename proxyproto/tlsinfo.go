@@ -109,8 +109,8 @@ func tlsVersionName(v uint16) string {
 }
 
 // cipherName returns OpenSSL's name for a suite, which is what HAProxy
-// sends; suites Go knows but OpenSSL names alike (TLS 1.3) fall through to
-// the IANA name.
+// sends. The table avoids tls.CipherSuiteName, which allocates on every
+// call; it is the fallback for suites the table does not know.
 func cipherName(id uint16) string {
 	if name, ok := openSSLCipherNames[id]; ok {
 		return name
@@ -119,6 +119,11 @@ func cipherName(id uint16) string {
 }
 
 var openSSLCipherNames = map[uint16]string{
+	// OpenSSL keeps the IANA names for TLS 1.3.
+	tls.TLS_AES_128_GCM_SHA256:       "TLS_AES_128_GCM_SHA256",
+	tls.TLS_AES_256_GCM_SHA384:       "TLS_AES_256_GCM_SHA384",
+	tls.TLS_CHACHA20_POLY1305_SHA256: "TLS_CHACHA20_POLY1305_SHA256",
+
 	tls.TLS_RSA_WITH_RC4_128_SHA:                      "RC4-SHA",
 	tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA:                 "DES-CBC3-SHA",
 	tls.TLS_RSA_WITH_AES_128_CBC_SHA:                  "AES128-SHA",

@@ -74,7 +74,12 @@ func Authority(host string) TLV { return TLV{Type: TypeAuthority, Value: []byte(
 // CRC32C returns a CRC32C TLV (§2.2.3). Its value is a placeholder:
 // AppendBinary computes the checksum of the whole header, with this field
 // zeroed, after everything else is written. A header carries at most one.
-func CRC32C() TLV { return TLV{Type: TypeCRC32C, Value: make([]byte, 4)} }
+func CRC32C() TLV { return TLV{Type: TypeCRC32C, Value: crcPlaceholder[:]} }
+
+// crcPlaceholder is the value of every CRC32C TLV: AppendBinary writes the
+// checksum into its output and never reads or writes the TLV's value, so one
+// shared array saves an allocation per header.
+var crcPlaceholder [4]byte
 
 // NOOP returns a NOOP TLV (§2.2.4) with n zero bytes of value, so the
 // record takes n+3 bytes; receivers skip it. A negative n counts as 0.
