@@ -61,10 +61,10 @@
 //     and custom TLVs, and accepts connections with or without a header on
 //     the same listener. Use [HiveMQ].
 //   - Mosquitto 2.1 and later (listener option enable_proxy_protocol 1 or 2)
-//     reads v1 and v2. Over v2 it accepts TCP over IPv4, IPv6 and UNIX
-//     stream only, caps the bytes after the fixed header at 500, and
-//     rejects LOCAL headers, so do not send one to its MQTT listener from a
-//     health check. It counts a client certificate as present only when
+//     reads v1 and v2. Over v2 (src/proxy_v2.c) it accepts TCP over IPv4,
+//     IPv6 and UNIX stream only, caps the bytes after the fixed header at
+//     500, and ends a LOCAL header with MOSQ_ERR_PROXY, so do not send one
+//     to its MQTT listener from a health check. It counts a client certificate as present only when
 //     the SSL TLV has PP2_CLIENT_SSL and PP2_CLIENT_CERT_SESS with verify 0
 //     (require_certificate), and takes the CN sub-TLV as the username when
 //     use_identity_as_username is set. Use [Mosquitto].
