@@ -135,6 +135,10 @@ type ConnInfo struct {
 	CleanStart      bool
 	// KeepAlive is the client's keep-alive in seconds.
 	KeepAlive uint16
+	// SessionExpiry is the MQTT 5 Session Expiry Interval in seconds;
+	// HasSessionExpiry reports whether the CONNECT carried it.
+	SessionExpiry    uint32
+	HasSessionExpiry bool
 }
 
 // Picker chooses a backend for one connection. Implementations are

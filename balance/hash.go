@@ -28,6 +28,13 @@ import (
 // picks; picks that run concurrently before their Acquire may exceed it by
 // their number.
 //
+// The bound has a floor, MinLoad: while few connections are live, (1 +
+// LoadFactor) times a share of a handful is one or two connections, and a
+// strict bound would turn the hash into least-connections and move
+// reconnecting clients off the node that holds their session for no gain.
+// HAProxy's hash-balance-factor has that trap, which is why HAProxy leaves
+// it off by default.
+//
 // An empty client ID (an MQTT 5 client asking the server to assign one)
 // has nothing to hash: such a connection gets a [LeastConn] pick.
 //
@@ -39,11 +46,21 @@ type ClientIDHash struct {
 	// 0 means 0.25; a negative value removes the bound; values above 100
 	// act as 100. HAProxy's hash-balance-factor 150 is LoadFactor 0.5.
 	LoadFactor float64
+	// MinLoad is the floor of the bound: a backend holding fewer than
+	// MinLoad connections is never passed over for load. 0 means
+	// DefaultMinLoad; a negative value means no floor.
+	MinLoad int
 }
+
+// DefaultMinLoad is the floor of the hash balancers' load bound that a
+// MinLoad of 0 stands for.
+const DefaultMinLoad = 16
 
 // Build returns a Picker over the backends of info with a weight above zero.
 func (h ClientIDHash) Build(info BuildInfo) Picker {
-	return buildOver(info.Backends, func(s snapshot) Picker { return newHashPicker(s, h.LoadFactor, clientIDKey) })
+	return buildOver(info.Backends, func(s snapshot) Picker {
+		return newHashPicker(s, h.LoadFactor, h.MinLoad, clientIDKey)
+	})
 }
 
 func clientIDKey(c ConnInfo) (uint64, bool) {
@@ -67,11 +84,15 @@ type SourceHash struct {
 	// LoadFactor bounds each backend's load as in [ClientIDHash]. 0 means
 	// 0.25; a negative value removes the bound.
 	LoadFactor float64
+	// MinLoad is the floor of the bound, as in [ClientIDHash].
+	MinLoad int
 }
 
 // Build returns a Picker over the backends of info with a weight above zero.
 func (h SourceHash) Build(info BuildInfo) Picker {
-	return buildOver(info.Backends, func(s snapshot) Picker { return newHashPicker(s, h.LoadFactor, sourceKey) })
+	return buildOver(info.Backends, func(s snapshot) Picker {
+		return newHashPicker(s, h.LoadFactor, h.MinLoad, sourceKey)
+	})
 }
 
 func sourceKey(c ConnInfo) (uint64, bool) {
@@ -98,12 +119,14 @@ type hashPicker struct {
 	// rounded down so the bound is never looser than asked; 0 means
 	// unbounded.
 	capacityFactor uint64
-	key            func(ConnInfo) (uint64, bool)
+	// minLoad is the floor of the capacity.
+	minLoad uint64
+	key     func(ConnInfo) (uint64, bool)
 	// fallback places connections that have no key.
 	fallback leastConnPicker
 }
 
-func newHashPicker(s snapshot, loadFactor float64, key func(ConnInfo) (uint64, bool)) Picker {
+func newHashPicker(s snapshot, loadFactor float64, minLoad int, key func(ConnInfo) (uint64, bool)) Picker {
 	p := &hashPicker{snapshot: s, table: log2Table(), key: key, fallback: leastConnPicker{snapshot: s}}
 	p.ids = make([]uint64, len(s.backends))
 	for i, b := range s.backends {
@@ -117,6 +140,12 @@ func newHashPicker(s snapshot, loadFactor float64, key func(ConnInfo) (uint64, b
 	}
 	if loadFactor > 0 {
 		p.capacityFactor = loadFactorScale + uint64(math.Floor(loadFactor*loadFactorScale))
+	}
+	switch {
+	case minLoad == 0:
+		p.minLoad = DefaultMinLoad
+	case minLoad > 0:
+		p.minLoad = uint64(minLoad)
 	}
 	return p
 }
@@ -155,12 +184,13 @@ func (p *hashPicker) Pick(c ConnInfo) (*Backend, error) {
 
 // capacity returns the most connections a backend of weight w may hold
 // when the backends hold active ones and a new one is being placed:
-// ceil((1 + LoadFactor) × (active + 1) × w / totalWeight). The sum over
-// the backends is above active + 1, so some backend always has room.
+// ceil((1 + LoadFactor) × (active + 1) × w / totalWeight), and at least
+// minLoad. The sum over the backends is above active + 1, so some backend
+// always has room.
 func (p *hashPicker) capacity(active, w uint64) uint64 {
 	numerator := p.capacityFactor * (active + 1) * w
 	denominator := loadFactorScale * p.totalWeight
-	return (numerator + denominator - 1) / denominator
+	return max((numerator+denominator-1)/denominator, p.minLoad)
 }
 
 // fnv1a is the 64-bit FNV-1a hash: fixed, unseeded, the same in every

@@ -104,7 +104,9 @@ func TestClientIDHashBoundedLoad(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			backends := newBackends(tc.weights...)
-			bounded := ClientIDHash{LoadFactor: tc.loadFactor}.Build(BuildInfo{Backends: backends})
+			// MinLoad -1: the strict bound of the paper, from the first
+			// connection on.
+			bounded := ClientIDHash{LoadFactor: tc.loadFactor, MinLoad: -1}.Build(BuildInfo{Backends: backends})
 			unbounded := ClientIDHash{LoadFactor: -1}.Build(BuildInfo{Backends: backends})
 			eps := cmpOr(tc.loadFactor, defaultLoadFactor)
 			totalWeight := 0
@@ -257,4 +259,32 @@ func TestNegLog2MatchesMath(t *testing.T) {
 		got := float64(negLog2(table, h)) / (1 << log2FracBits)
 		require.InDeltaf(t, want, got, 1.0/(1<<21), "h=%d", h)
 	}
+}
+
+// TestClientIDHashMinLoadKeepsPlacementAtLowLoad: with a handful of live
+// connections the strict bound would move a client off its backend as soon
+// as that backend holds one more than its share; the floor keeps it there.
+func TestClientIDHashMinLoadKeepsPlacementAtLowLoad(t *testing.T) {
+	backends := newBackends(1, 1, 1)
+	unbounded := ClientIDHash{LoadFactor: -1}.Build(BuildInfo{Backends: backends})
+	preferred, err := unbounded.Pick(ConnInfo{ClientID: "sensor-1"})
+	require.NoError(t, err)
+	// Its preferred backend holds 3 live connections, the others none:
+	// the strict bound, ceil(1.25 × 4 / 3) = 2, passes it over.
+	for range 3 {
+		preferred.Acquire()
+	}
+	strict, err := ClientIDHash{MinLoad: -1}.Build(BuildInfo{Backends: backends}).Pick(ConnInfo{ClientID: "sensor-1"})
+	require.NoError(t, err)
+	assert.NotSame(t, preferred, strict)
+	floored, err := ClientIDHash{}.Build(BuildInfo{Backends: backends}).Pick(ConnInfo{ClientID: "sensor-1"})
+	require.NoError(t, err)
+	assert.Same(t, preferred, floored, "below DefaultMinLoad the client stays on its backend")
+	// Past the floor the bound applies again.
+	for range DefaultMinLoad {
+		preferred.Acquire()
+	}
+	bounded, err := ClientIDHash{}.Build(BuildInfo{Backends: backends}).Pick(ConnInfo{ClientID: "sensor-1"})
+	require.NoError(t, err)
+	assert.NotSame(t, preferred, bounded)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/sticky"
 )
 
 // Pool defaults.
@@ -84,12 +85,26 @@ type Pool struct {
 	// set it to dial from a chosen source address, through a tunnel, or
 	// with TLS to the backend. nil means a zero net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Logger receives dial failures; nil means slog.Default().
+	// Sticky, if set, keeps each client ID on the backend that holds its
+	// session: a reconnecting client goes back there while the backend
+	// is usable, or in drain (HAProxy "stick on" with a stick table).
+	// nil means no stickiness across reconnects. Either way, a second
+	// live connection with a client ID that is already connected goes to
+	// the same backend, where the broker takes the session over.
+	Sticky *sticky.Table
+	// Logger receives dial failures and duplicate client IDs; nil means
+	// slog.Default().
 	Logger *slog.Logger
 
 	mu      sync.Mutex // serializes snapshot rebuilds
 	members []*member
 	snap    atomic.Pointer[poolSnapshot]
+
+	// liveIDs tracks the client IDs connected now when Sticky is nil, to
+	// send duplicates to the same backend.
+	liveIDs sticky.Table
+
+	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
 }
 
 // member is a backend with the state the pool keeps for it.
@@ -104,10 +119,19 @@ func (m *member) usable(now int64) bool {
 	return State(m.state.Load()) == StateReady && !m.down.Load() && m.failedUntil.Load() <= now
 }
 
+// usableForSticky reports whether clients stuck to the backend may
+// still go there: a drained backend keeps its sticky clients.
+func (m *member) usableForSticky(now int64) bool {
+	s := State(m.state.Load())
+	return (s == StateReady || s == StateDrain) && !m.down.Load() && m.failedUntil.Load() <= now &&
+		!m.backend.Full()
+}
+
 // poolSnapshot is what Pick reads: rebuilt on every change, never mutated.
 type poolSnapshot struct {
 	picker  balance.Picker
 	members []*member
+	byID    map[string]*member
 	// recheckAt is the earliest end of a fail window still running, in
 	// unix nanoseconds, 0 if none: past it the snapshot is stale.
 	recheckAt int64
@@ -221,7 +245,11 @@ func (p *Pool) rebuildLocked(now int64) {
 			usable = append(usable, m.backend)
 		}
 	}
-	s := &poolSnapshot{members: p.members, recheckAt: recheckAt, picker: emptyPicker}
+	s := &poolSnapshot{members: p.members, recheckAt: recheckAt, picker: emptyPicker,
+		byID: make(map[string]*member, len(p.members))}
+	for _, m := range p.members {
+		s.byID[m.backend.ID()] = m
+	}
 	if eligible := balance.Eligible(usable, p.AllBackups); len(eligible) > 0 {
 		bal := p.Balancer
 		if bal == nil {
@@ -277,42 +305,112 @@ func (p *Pool) markFailed(b *balance.Backend) {
 	p.rebuildLocked(time.Now().UnixNano())
 }
 
-// Dial picks a backend for the connection described by ci and connects
-// to it. A backend whose dial fails is left out for the fail window and
-// another is picked, up to Retries times (redispatch). On success the
-// backend has been Acquired: the caller calls b.Release() when the
-// connection ends. The error wraps ErrNoBackend when no backend could be
-// reached.
-func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (conn net.Conn, b *balance.Backend, redispatched int, err error) {
+// Upstream is a client's connection to its backend, as Pool.Dial made it.
+// Call Release once, when the connection has ended.
+type Upstream struct {
+	// Conn is the connection to the backend.
+	Conn net.Conn
+	// Backend is the backend dialed; it counts the connection as active
+	// until Release.
+	Backend *balance.Backend
+	// Redispatched counts the backends that failed before this one.
+	Redispatched int
+	// Sticky reports that the client went to the backend its client ID
+	// sticks to, rather than to the balancer's pick.
+	Sticky bool
+	// Duplicates is the number of other live connections with the same
+	// client ID when this one was made: the broker takes the session
+	// over from them.
+	Duplicates int
+
+	table *sticky.Table
+	ref   sticky.Ref
+}
+
+// Release ends the upstream's claims: the backend's active count and the
+// client ID's sticky reference. It does not close Conn.
+func (u *Upstream) Release() {
+	u.Backend.Release()
+	u.table.Release(u.ref)
+}
+
+// Dial places the connection described by ci and connects to the
+// backend: the backend its client ID sticks to when that one is still
+// usable (see Sticky), else the balancer's pick. A backend whose dial
+// fails is left out for the fail window and another is picked, up to
+// Retries times (redispatch). The error wraps ErrNoBackend when no
+// backend could be reached.
+func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error) {
 	retries := p.Retries
 	if retries == 0 {
 		retries = DefaultRetries
 	} else if retries < 0 {
 		retries = 0
 	}
+	table, session := p.Sticky, sticky.Session{
+		Version: ci.ProtocolVersion, CleanStart: ci.CleanStart,
+		Expiry: ci.SessionExpiry, HasExpiry: ci.HasSessionExpiry,
+	}
+	if table == nil {
+		// Without a stick table only live connections count: an entry
+		// lasts as long as its connections.
+		table, session = &p.liveIDs, sticky.Session{CleanStart: true}
+	}
+
 	var lastErr error
 	for attempt := 0; attempt <= retries; attempt++ {
-		b, err = p.Pick(ci)
+		b, stuck, err := p.place(ci, table)
 		if err != nil {
+			if lastErr == nil {
+				lastErr = err
+			}
 			break
 		}
 		b.Acquire()
-		conn, err = p.dialOne(ctx, b)
-		if err == nil {
-			return conn, b, attempt, nil
+		conn, err := p.dialOne(ctx, b)
+		if err != nil {
+			b.Release()
+			lastErr = err
+			if ctx.Err() != nil {
+				break
+			}
+			p.dialFailures.Add(1)
+			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
+			p.markFailed(b)
+			continue
 		}
-		b.Release()
-		lastErr = err
-		if ctx.Err() != nil {
-			break
+		if attempt > 0 {
+			p.redispatches.Add(1)
 		}
-		p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
-		p.markFailed(b)
+		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table}
+		if ci.ClientID != "" {
+			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
+			if u.Duplicates > 0 {
+				p.duplicates.Add(1)
+				p.logger().Info("duplicate client ID: the broker will take the session over",
+					"pool", p.Name, "client_id", ci.ClientID, "backend", b.ID(),
+					"remote", ci.RemoteAddr, "other_live", u.Duplicates)
+			}
+		}
+		return u, nil
 	}
-	if lastErr != nil {
-		return nil, nil, 0, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
+	return nil, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
+}
+
+// place chooses the backend for one attempt: the sticky one if it is
+// still usable for its clients, else the balancer's pick.
+func (p *Pool) place(ci balance.ConnInfo, table *sticky.Table) (*balance.Backend, bool, error) {
+	snap := p.snapshot()
+	if ci.ClientID != "" {
+		if id, ok := table.Load(ci.ClientID); ok {
+			if m := snap.byID[id]; m != nil && m.usableForSticky(time.Now().UnixNano()) {
+				p.stickyHits.Add(1)
+				return m.backend, true, nil
+			}
+		}
 	}
-	return nil, nil, 0, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, err)
+	b, err := snap.picker.Pick(ci)
+	return b, false, err
 }
 
 func (p *Pool) dialOne(ctx context.Context, b *balance.Backend) (net.Conn, error) {
@@ -327,6 +425,30 @@ func (p *Pool) dialOne(ctx context.Context, b *balance.Backend) (net.Conn, error
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", b.Addr)
+}
+
+// PoolCounters are a pool's event counters since it was created.
+type PoolCounters struct {
+	// Redispatches counts connections that reached a backend after
+	// another one failed to answer.
+	Redispatches uint64
+	// DialFailures counts failed dials to backends.
+	DialFailures uint64
+	// DuplicateClientIDs counts connections made while another
+	// connection with the same client ID was live.
+	DuplicateClientIDs uint64
+	// StickyHits counts connections placed by the sticky table.
+	StickyHits uint64
+}
+
+// Counters returns the pool's event counters.
+func (p *Pool) Counters() PoolCounters {
+	return PoolCounters{
+		Redispatches:       p.redispatches.Load(),
+		DialFailures:       p.dialFailures.Load(),
+		DuplicateClientIDs: p.duplicates.Load(),
+		StickyHits:         p.stickyHits.Load(),
+	}
 }
 
 func (p *Pool) logger() *slog.Logger {

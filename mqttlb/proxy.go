@@ -110,8 +110,13 @@ type ConnEvent struct {
 	// Redispatched counts the backends that failed to answer a dial
 	// before Backend did.
 	Redispatched int
-	Start        time.Time
-	Duration     time.Duration
+	// Sticky reports that the sticky table chose Backend.
+	Sticky bool
+	// Duplicates is the number of other live connections with the same
+	// client ID when this one was made.
+	Duplicates int
+	Start      time.Time
+	Duration   time.Duration
 	// Up and Down count the bytes relayed from the client (the CONNECT
 	// included) and to it.
 	Up, Down int64
@@ -209,13 +214,15 @@ func (p *Proxy) handle(c net.Conn) error {
 	}
 	defer hello.Release()
 	ci := balance.ConnInfo{
-		ClientID:        hello.ClientID,
-		Username:        hello.Username,
-		RemoteAddr:      ev.Remote,
-		LocalAddr:       ev.Local,
-		ProtocolVersion: hello.ProtocolVersion,
-		CleanStart:      hello.CleanStart,
-		KeepAlive:       hello.KeepAlive,
+		ClientID:         hello.ClientID,
+		Username:         hello.Username,
+		RemoteAddr:       ev.Remote,
+		LocalAddr:        ev.Local,
+		ProtocolVersion:  hello.ProtocolVersion,
+		CleanStart:       hello.CleanStart,
+		KeepAlive:        hello.KeepAlive,
+		SessionExpiry:    hello.SessionExpiry,
+		HasSessionExpiry: hello.HasSessionExpiry,
 	}
 	if tc, ok := c.(*tls.Conn); ok {
 		ci.ServerName = tc.ConnectionState().ServerName
@@ -231,17 +238,17 @@ func (p *Proxy) handle(c net.Conn) error {
 	if p.inShutdown.Load() {
 		return p.refuse(c, version, ErrNoBackend, ev)
 	}
-	backendConn, backend, redispatched, err := pool.Dial(p.context(), ci)
-	ev.Redispatched = redispatched
+	up, err := pool.Dial(p.context(), ci)
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}
-	ev.Backend = backend.ID()
+	backendConn := up.Conn
+	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 
 	// Forward the CONNECT and whatever the client pipelined, unchanged.
 	if _, err := backendConn.Write(hello.Bytes); err != nil {
 		backendConn.Close()
-		backend.Release()
+		up.Release()
 		ev.Err = err
 		ev.End = splice.EndBackendError.String()
 		c.Close()
@@ -259,7 +266,7 @@ func (p *Proxy) handle(c net.Conn) error {
 	p.relays.Add(1)
 	p.mu.Unlock()
 	lc.started(p.engine.Start(c, backendConn, cfg, func(r splice.Result) {
-		backend.Release()
+		up.Release()
 		ev.Up += r.Up
 		ev.Down = r.Down
 		ev.End = r.End.String()
