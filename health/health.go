@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 )
@@ -130,4 +131,22 @@ func dialProbe(ctx context.Context, d Dialer, addr string) (conn net.Conn, relea
 		conn.Close()
 	}
 	return conn, release, nil
+}
+
+// ioError adds the context's error to an error of a probe connection: when
+// ctx has ended, the deadline set by dialProbe is what cut the I/O short,
+// and errors.Is(err, context.DeadlineExceeded) should say so.
+func ioError(ctx context.Context, err error) error {
+	cause := ctx.Err()
+	if cause == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connection's deadline can pass an instant before the
+		// context's timer fires.
+		if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+			cause = context.DeadlineExceeded
+		}
+	}
+	if cause == nil || errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

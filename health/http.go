@@ -92,7 +92,7 @@ func (h HTTP) Check(ctx context.Context, addr string) error {
 
 	conn, release, err := dialProbe(ctx, h.Dialer, target)
 	if err != nil {
-		return fmt.Errorf("health: http check: %w", err)
+		return fmt.Errorf("health: http check: %w", ioError(ctx, err))
 	}
 	defer release()
 	if h.TLS != nil {
@@ -103,11 +103,11 @@ func (h HTTP) Check(ctx context.Context, addr string) error {
 		conn = tlsConn
 	}
 	if err := req.Write(conn); err != nil {
-		return fmt.Errorf("health: http check %s: send request: %w", target, err)
+		return fmt.Errorf("health: http check %s: send request: %w", target, ioError(ctx, err))
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		return fmt.Errorf("health: http check %s: read response: %w", target, err)
+		return fmt.Errorf("health: http check %s: read response: %w", target, ioError(ctx, err))
 	}
 	defer resp.Body.Close()
 	if !h.statusExpected(resp.StatusCode) {
@@ -115,7 +115,7 @@ func (h HTTP) Check(ctx context.Context, addr string) error {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodySize))
 	if err != nil {
-		return fmt.Errorf("health: http check %s: read body: %w", target, err)
+		return fmt.Errorf("health: http check %s: read body: %w", target, ioError(ctx, err))
 	}
 	if h.ExpectBody != "" && !bytes.Contains(body, []byte(h.ExpectBody)) {
 		return fmt.Errorf("%w: %q from %s %s", ErrBody, h.ExpectBody, target, req.URL.RequestURI())

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 var quietLogger = slog.New(slog.DiscardHandler)
@@ -364,4 +367,53 @@ func TestMonitorEmptySetWaitsForContext(t *testing.T) {
 		assert.Equal(t, []timedUpdate{{at: 0, healthy: []string{}}}, log.updates)
 		assert.Empty(t, log.events)
 	})
+}
+
+func TestMonitorLeavesNoGoroutine(t *testing.T) {
+	srv := httptest.NewServer(hiveMQReadiness("UP"))
+	defer srv.Close()
+	closed := freeLoopbackAddr(t)
+	const stalled = "stalled:1883" // its probe is still running when Run ends
+	probing := make(chan struct{}, 1)
+	var stalledReturned atomic.Bool
+	network := All(TCP{}, HTTP{Path: "/api/v1/health/readiness"})
+	checker := CheckerFunc(func(ctx context.Context, addr string) error {
+		if addr == stalled {
+			select {
+			case probing <- struct{}{}:
+			default:
+			}
+			<-ctx.Done()
+			time.Sleep(20 * time.Millisecond) // a checker slow to notice
+			stalledReturned.Store(true)
+			return ctx.Err()
+		}
+		return network.Check(ctx, addr)
+	})
+	ignore := goleak.IgnoreCurrent()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	oneLeft := make(chan struct{})
+	mon := &Monitor{Checker: checker, Interval: 5 * time.Millisecond, Timeout: time.Minute, Fall: 1, Logger: quietLogger}
+	done := make(chan error, 1)
+	go func() {
+		done <- mon.Run(ctx, []string{serverAddr(srv), closed, stalled}, func(healthy []string) {
+			if len(healthy) == 2 {
+				assert.Equal(t, []string{serverAddr(srv), stalled}, healthy)
+				close(oneLeft)
+			}
+		})
+	}()
+	for _, ch := range []chan struct{}{oneLeft, probing} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			require.FailNow(t, "the monitor did not probe as expected")
+		}
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.True(t, stalledReturned.Load(), "Run returned before its probes")
+	goleak.VerifyNone(t, ignore)
 }

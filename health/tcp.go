@@ -45,12 +45,12 @@ func (t TCP) Check(ctx context.Context, addr string) error {
 	defer cancel()
 	conn, release, err := dialProbe(ctx, t.Dialer, target)
 	if err != nil {
-		return fmt.Errorf("health: tcp check: %w", err)
+		return fmt.Errorf("health: tcp check: %w", ioError(ctx, err))
 	}
 	defer release()
 	if t.ProxyHeader {
 		if _, err := conn.Write(proxyLocalHeader[:]); err != nil {
-			return fmt.Errorf("health: tcp check %s: PROXY header: %w", target, err)
+			return fmt.Errorf("health: tcp check %s: PROXY header: %w", target, ioError(ctx, err))
 		}
 	}
 	if err := conn.Close(); err != nil {

@@ -1,0 +1,173 @@
+package health
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/stretchr/testify/require"
+)
+
+// startMochi starts an in-process MQTT broker that lets every client in,
+// listening on a free loopback port, and returns its address.
+func startMochi(t *testing.T) string {
+	t.Helper()
+	server := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, server.AddHook(new(auth.AllowHook), nil))
+	netLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := &drainingListener{Listener: netLn, served: make(chan struct{})}
+	require.NoError(t, server.AddListener(ln))
+	require.NoError(t, server.Serve())
+	t.Cleanup(func() {
+		netLn.Close()
+		ln.waitDrained(t)
+		server.Close()
+	})
+	return ln.Address()
+}
+
+// drainingListener is a mochi listener that can wait until every connection
+// it accepted has ended. mochi's Close races with a connection still being
+// set up (a WaitGroup Add concurrent with its Wait), which the probes of
+// these tests cause on purpose: they connect and leave within microseconds.
+type drainingListener struct {
+	net.Listener
+	conns  sync.WaitGroup
+	served chan struct{} // closed when Serve returns: no more conns.Go
+}
+
+func (l *drainingListener) ID() string              { return "tcp" }
+func (l *drainingListener) Address() string         { return l.Addr().String() }
+func (l *drainingListener) Protocol() string        { return "tcp" }
+func (l *drainingListener) Init(*slog.Logger) error { return nil }
+func (l *drainingListener) Close(closeClients listeners.CloseFn) {
+	l.Listener.Close()
+	closeClients(l.ID())
+}
+
+func (l *drainingListener) Serve(establish listeners.EstablishFn) {
+	defer close(l.served)
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		l.conns.Go(func() { establish(l.ID(), conn) })
+	}
+}
+
+// waitDrained waits, once the listener is closed, up to 10 seconds for the
+// accepted connections to end; the tests' probes all close theirs.
+func (l *drainingListener) waitDrained(t *testing.T) {
+	drained := make(chan struct{})
+	go func() {
+		<-l.served
+		l.conns.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Error("a connection to the mochi broker is still open")
+	}
+}
+
+// mosquittoUser is the only account of a Mosquitto started with
+// requirePassword.
+const (
+	mosquittoUser     = "probe"
+	mosquittoPassword = "s3cret"
+)
+
+// startMosquitto starts a Mosquitto process on a free loopback port and
+// returns its address. With requirePassword, anonymous clients are refused
+// and the only account is mosquittoUser. The test is skipped when
+// mosquitto is not installed.
+func startMosquitto(t *testing.T, requirePassword bool) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		t.Skip("mosquitto is not installed (apt-get install mosquitto); skipping the Mosquitto interoperability test")
+	}
+	dir := t.TempDir()
+	addr := freeLoopbackAddr(t)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	conf := []string{
+		"listener " + port + " 127.0.0.1",
+		"persistence false",
+		"log_dest stderr",
+		// Running as root, Mosquitto would switch to the "mosquitto" user,
+		// which cannot read the test's private directory.
+		"user root",
+	}
+	if requirePassword {
+		passwd, err := exec.LookPath("mosquitto_passwd")
+		if err != nil {
+			t.Skip("mosquitto_passwd is not installed; skipping the Mosquitto authentication test")
+		}
+		file := filepath.Join(dir, "passwd")
+		out, err := exec.Command(passwd, "-c", "-b", file, mosquittoUser, mosquittoPassword).CombinedOutput()
+		require.NoError(t, err, "mosquitto_passwd: %s", out)
+		conf = append(conf, "allow_anonymous false", "password_file "+file)
+	} else {
+		conf = append(conf, "allow_anonymous true")
+	}
+	confFile := filepath.Join(dir, "mosquitto.conf")
+	require.NoError(t, os.WriteFile(confFile, []byte(strings.Join(conf, "\n")+"\n"), 0o600))
+
+	var logs strings.Builder
+	cmd := exec.Command(bin, "-c", confFile)
+	cmd.Stdout = &logs
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto output:\n%s", &logs)
+		}
+	})
+	waitListening(t, addr)
+	return addr
+}
+
+// freeLoopbackAddr returns a loopback address whose port was free a moment
+// ago, for a program that must be told its port.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// waitListening waits up to 10 seconds for addr to accept connections.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(t, fmt.Sprintf("nothing listens on %s: %v", addr, err))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

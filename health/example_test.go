@@ -1,0 +1,99 @@
+package health_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/mqttlb/mqttlb/health"
+)
+
+// readiness answers like HiveMQ's /api/v1/health/readiness.
+func readiness(status string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if status == "DOWN" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintf(w, `{"status":%q}`, status)
+	}
+}
+
+// A CheckerFunc adds a health source of one's own, here a list of nodes
+// taken out for maintenance, to the network checks.
+func ExampleCheckerFunc() {
+	maintenance := map[string]bool{"10.0.0.2:1883": true}
+	notInMaintenance := health.CheckerFunc(func(ctx context.Context, addr string) error {
+		if maintenance[addr] {
+			return errors.New("in maintenance")
+		}
+		return nil
+	})
+
+	for _, addr := range []string{"10.0.0.1:1883", "10.0.0.2:1883"} {
+		fmt.Println(addr, notInMaintenance.Check(context.Background(), addr))
+	}
+	// Output:
+	// 10.0.0.1:1883 <nil>
+	// 10.0.0.2:1883 in maintenance
+}
+
+// HTTP checks a HiveMQ-style readiness endpoint: 200 while the node is UP
+// or DEGRADED, 503 when it is DOWN.
+func ExampleHTTP() {
+	for _, status := range []string{"UP", "DEGRADED", "DOWN"} {
+		node := httptest.NewServer(readiness(status))
+		check := health.HTTP{Path: "/api/v1/health/readiness"}
+		err := check.Check(context.Background(), node.Listener.Addr().String())
+		fmt.Printf("%s: healthy=%t unexpected status=%t\n", status, err == nil, errors.Is(err, health.ErrStatus))
+		node.Close()
+	}
+	// Output:
+	// UP: healthy=true unexpected status=false
+	// DEGRADED: healthy=true unexpected status=false
+	// DOWN: healthy=false unexpected status=true
+}
+
+// A Monitor takes a node out of the healthy set after Fall failed probes.
+func ExampleMonitor() {
+	node1 := httptest.NewServer(readiness("UP"))
+	defer node1.Close()
+	node2 := httptest.NewServer(readiness("DOWN"))
+	defer node2.Close()
+	names := map[string]string{
+		node1.Listener.Addr().String(): "node1",
+		node2.Listener.Addr().String(): "node2",
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mon := &health.Monitor{
+		Checker:  health.All(health.TCP{}, health.HTTP{Path: "/api/v1/health/readiness"}),
+		Interval: 10 * time.Millisecond,
+		Fall:     2,
+		OnEvent: func(ev health.Event) {
+			fmt.Println(names[ev.Addr], ev.Old, "->", ev.New, "after", ev.Failures, "failures")
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	err := mon.Run(ctx, []string{node1.Listener.Addr().String(), node2.Listener.Addr().String()},
+		func(healthy []string) {
+			var list []string
+			for _, addr := range healthy {
+				list = append(list, names[addr])
+			}
+			fmt.Println("healthy:", list)
+			if len(healthy) == 1 {
+				cancel()
+			}
+		})
+	fmt.Println(err)
+	// Output:
+	// healthy: [node1 node2]
+	// node2 UP -> DOWN after 2 failures
+	// healthy: [node1]
+	// context canceled
+}
