@@ -20,11 +20,15 @@ import (
 )
 
 // startMochi starts an in-process MQTT broker that lets every client in,
-// listening on a free loopback port, and returns its address.
-func startMochi(t *testing.T) string {
+// listening on a free loopback port, with the given extra hooks, and
+// returns its address.
+func startMochi(t *testing.T, hooks ...mqtt.Hook) string {
 	t.Helper()
 	server := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, server.AddHook(new(auth.AllowHook), nil))
+	for _, hook := range hooks {
+		require.NoError(t, server.AddHook(hook, nil))
+	}
 	netLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ln := &drainingListener{Listener: netLn, served: make(chan struct{})}

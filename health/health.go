@@ -19,6 +19,19 @@
 //	}
 //	go mon.Run(ctx, []string{"10.0.0.1:1883", "10.0.0.2:1883"}, pool.SetHealthy)
 //
+// HAProxy's health-check settings map onto this package as follows:
+//
+//	check                             TCP{}
+//	check port 8889                   TCP{Port: 8889}, HTTP{Port: 8889}
+//	check-send-proxy                  TCP{ProxyHeader: true}, MQTTPing{ProxyHeader: true}
+//	option httpchk GET /path          HTTP{Path: "/path"}
+//	http-check expect status 200      HTTP{ExpectStatus: []int{200}}
+//	http-check expect string UP       HTTP{ExpectBody: "UP"}
+//	inter, fastinter, downinter       Monitor.Interval, FastInterval, DownInterval
+//	rise, fall                        Monitor.Rise, Fall
+//	timeout check                     Monitor.Timeout
+//	spread-checks 5                   Monitor.Jitter = 0.05
+//
 // Every checker of this package honours the context's deadline and
 // cancellation; a check whose context carries no deadline is limited to
 // [DefaultTimeout].

@@ -109,7 +109,8 @@ func (h HTTP) Check(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("health: http check %s: read response: %w", target, ioError(ctx, err))
 	}
-	defer resp.Body.Close()
+	// The body is not closed: its Close would read it to the end, however
+	// long; closing the connection (release) is what ends the exchange.
 	if !h.statusExpected(resp.StatusCode) {
 		return fmt.Errorf("%w %s from %s %s", ErrStatus, resp.Status, target, req.URL.RequestURI())
 	}

@@ -111,6 +111,25 @@ func largeBody(size int) http.Handler {
 	})
 }
 
+func TestHTTPEndlessBodyIsReadOnlyToTheBound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 4096))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, HTTP{}.Check(ctx, serverAddr(srv)))
+	// Reading on to the end would last until the deadline.
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
 func TestHTTPSendsTheConfiguredRequest(t *testing.T) {
 	var got atomic.Pointer[http.Request]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
