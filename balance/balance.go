@@ -11,6 +11,25 @@
 //	}
 //	picker := balance.RoundRobin{}.Build(balance.BuildInfo{Backends: backends})
 //	b, err := picker.Pick(balance.ConnInfo{ClientID: "sensor-42"})
+//	if err == nil {
+//		b.Acquire() // Release when the connection ends
+//	}
+//
+// The algorithms, by their HAProxy names (see [ByName]):
+//
+//   - roundrobin: [RoundRobin], smooth weighted round robin.
+//   - static-rr: [StaticRR], weighted round robin in rounds, O(backends) memory.
+//   - leastconn: [LeastConn], fewest active connections per unit of weight.
+//   - first: [First], fill backends in order up to their MaxConn.
+//   - random: [Random], weighted random, or the best of several draws.
+//   - source: [SourceHash], consistent hash of the client's IP address.
+//   - hash: [ClientIDHash], consistent hash of the MQTT client ID with
+//     bounded load, identical on every proxy replica.
+//
+// [Eligible] applies the backup-backend rule before Build. Every Pick
+// uses only atomic operations on immutable state: no lock, no blocking, no
+// allocation. Pickers never return a backend with weight zero or one at its
+// MaxConn; with none left they return [ErrNoBackend].
 package balance
 
 import (
@@ -136,6 +155,8 @@ type BuildInfo struct {
 	// Backends are the backends the picker may choose from, already
 	// filtered to the usable ones (see Eligible). The slice and the
 	// Backends are owned by the caller and not modified after Build.
+	// Build reads each backend's EffectiveWeight once: a new weight takes
+	// effect with the next Build.
 	Backends []*Backend
 }
 

@@ -1,0 +1,166 @@
+// Command haproxy-like is an MQTT load balancer in one program: what
+// operators run HAProxy for in front of EMQX, HiveMQ, Mosquitto or VerneMQ
+// clusters, built on the mqttlb library.
+//
+// With no flags it starts an embedded demo that needs nothing installed:
+// three in-process brokers joined into one cluster (a message published on
+// any node reaches subscribers on every node), and the proxy on
+// 127.0.0.1:1883 balancing over them.
+//
+//	go run ./examples/haproxy-like
+//	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//
+// SIGINT or SIGTERM closes the live connections spread over ten seconds,
+// so that devices reconnect elsewhere in a trickle, not a storm.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/mqttlb"
+)
+
+// listFlag collects a repeatable flag whose values may also be
+// comma-separated lists.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "haproxy-like:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var binds, servers listFlag
+	flag.Var(&binds, "bind", "`address` to accept MQTT clients on, repeatable (default 127.0.0.1:1883)")
+	flag.Var(&servers, "server", "backend `[NAME=]ADDR`, repeatable or comma-separated; replaces the embedded demo brokers")
+	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
+	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
+	verbose := flag.Bool("v", false, "debug logs")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if len(binds) == 0 {
+		binds = listFlag{"127.0.0.1:1883"}
+	}
+
+	bal, err := balance.ByName(*balanceName)
+	if err != nil {
+		return err
+	}
+
+	demo := len(servers) == 0
+	var backends []*balance.Backend
+	if demo {
+		c, err := cluster.Start(cluster.Config{Nodes: 3, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("embedded demo cluster: %w", err)
+		}
+		defer c.Close()
+		for _, n := range c.Nodes() {
+			backends = append(backends, &balance.Backend{Name: n.Name(), Addr: n.Addr()})
+		}
+	} else {
+		for _, s := range servers {
+			name, addr, ok := strings.Cut(s, "=")
+			if !ok {
+				name, addr = "", s
+			}
+			backends = append(backends, &balance.Backend{Name: name, Addr: addr})
+		}
+	}
+
+	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger}
+	pool.SetBackends(backends)
+	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
+
+	var listeners []net.Listener
+	for _, addr := range binds {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen: %w (is another broker or proxy on it? choose another with -bind)", err)
+		}
+		listeners = append(listeners, ln)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, ln := range listeners {
+		g.Go(func() error {
+			if err := proxy.Serve(ln); !errors.Is(err, mqttlb.ErrProxyClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	for _, ln := range listeners {
+		logger.Info("listening", "addr", ln.Addr().String())
+	}
+	for _, b := range backends {
+		logger.Info("backend", "name", b.ID(), "addr", b.Addr)
+	}
+	if demo {
+		printDemoHelp(listeners[0].Addr().String(), backends)
+	}
+
+	<-gctx.Done()
+	logger.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	shutdownErr := proxy.Shutdown(sctx)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return shutdownErr
+}
+
+func printDemoHelp(proxyAddr string, backends []*balance.Backend) {
+	host, port, _ := net.SplitHostPort(proxyAddr)
+	fmt.Printf(`
+mqttlb demo: three embedded MQTT brokers joined into one cluster, behind the proxy on %s.
+`, proxyAddr)
+	for _, b := range backends {
+		fmt.Printf("  %s  %s\n", b.ID(), b.Addr)
+	}
+	fmt.Printf(`
+Try it (each client lands on a node of its own; messages reach every node):
+  mosquitto_sub -h %[1]s -p %[2]s -t 'demo/#' -v
+  mosquitto_pub -h %[1]s -p %[2]s -t demo/hello -m 'hello through mqttlb'
+Every connection's end is logged on stderr. Ctrl-C stops.
+
+`, host, port)
+}

@@ -1,0 +1,29 @@
+// Package mqttlb is an MQTT-aware proxy and load balancer to embed in Go
+// programs: edge gateways, broker test harnesses, or a stand-alone
+// replacement for HAProxy in front of EMQX, HiveMQ, Mosquitto or VerneMQ
+// clusters.
+//
+// For each client the [Proxy] reads the whole CONNECT (MQTT 3.1, 3.1.1 or
+// 5.0) before it dials, validates it, picks a [Route] and a backend from
+// the route's [Pool], forwards the CONNECT bytes unchanged and relays both
+// directions until either side ends. A client that cannot be served gets
+// an MQTT answer (CONNACK "server unavailable", "packet too large", ...)
+// instead of a reset, so devices back off instead of hammering.
+//
+//	pool := &mqttlb.Pool{Name: "brokers", Balancer: balance.LeastConn{}}
+//	pool.SetBackends([]*balance.Backend{
+//		{Name: "node1", Addr: "10.0.0.1:1883"},
+//		{Name: "node2", Addr: "10.0.0.2:1883"},
+//	})
+//	proxy := &mqttlb.Proxy{Default: pool}
+//	go proxy.ListenAndServe(":1883")
+//	defer proxy.Shutdown(ctx) // closes clients paced over ctx's deadline
+//
+// The steps are exported for applications that wire their own accept
+// loop: [ReadConnect] reads and validates the first packet, [Reject]
+// answers a refusal in the client's protocol version, [Pool.Dial] picks
+// and dials with redispatch. Health checking lives in package health and
+// drives a pool through [Pool.SetHealthy]:
+//
+//	go mon.Run(ctx, pool.Addrs(), pool.SetHealthy)
+package mqttlb

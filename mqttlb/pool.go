@@ -1,0 +1,340 @@
+package mqttlb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqttlb/mqttlb/balance"
+)
+
+// Pool defaults.
+const (
+	// DefaultDialTimeout bounds one dial to a backend (HAProxy's
+	// "timeout connect").
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultRetries is how many other backends are tried after a failed
+	// dial (HAProxy's "retries" with "option redispatch").
+	DefaultRetries = 3
+	// DefaultFailWindow is how long a backend that refused a dial is left
+	// out of the usable set, so that a burst of clients does not hammer a
+	// dead node while its health check has not noticed yet.
+	DefaultFailWindow = 2 * time.Second
+)
+
+// State is an operator's administrative state of a backend.
+type State int32
+
+const (
+	// StateReady: the backend takes new connections.
+	StateReady State = iota
+	// StateDrain: no new connections, except clients stuck to it; live
+	// connections stay (HAProxy "set server state drain").
+	StateDrain
+	// StateMaint: no connections at all; live ones are left to the
+	// operator to close (HAProxy "set server state maint").
+	StateMaint
+)
+
+func (s State) String() string {
+	switch s {
+	case StateReady:
+		return "ready"
+	case StateDrain:
+		return "drain"
+	case StateMaint:
+		return "maint"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// Pool is a set of backends that serve the same clients, with the
+// balancer that spreads new connections over them and the dial policy.
+//
+// Configure the exported fields before the first use, then add backends
+// with SetBackends. A Pool is safe for concurrent use: Pick and Dial read
+// an immutable snapshot of the usable backends without locks; health,
+// state and membership changes build a new snapshot and swap it in.
+type Pool struct {
+	// Name identifies the pool in logs and statistics.
+	Name string
+	// Balancer spreads new connections over the usable backends. nil
+	// means balance.LeastConn, the fit for long-lived MQTT sessions.
+	Balancer balance.Balancer
+	// AllBackups sends connections to every backup backend when no
+	// regular backend is usable, instead of the first backup only
+	// (HAProxy "option allbackups").
+	AllBackups bool
+	// DialTimeout bounds each dial; 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// Retries is how many further backends are tried after a failed
+	// dial, each picked anew without the ones that failed; 0 means
+	// DefaultRetries, negative means none.
+	Retries int
+	// FailWindow is how long a backend whose dial failed stays out of the
+	// usable set; 0 means DefaultFailWindow, negative means never.
+	FailWindow time.Duration
+	// DialContext opens a connection to a backend, as in http.Transport:
+	// set it to dial from a chosen source address, through a tunnel, or
+	// with TLS to the backend. nil means a zero net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger receives dial failures; nil means slog.Default().
+	Logger *slog.Logger
+
+	mu      sync.Mutex // serializes snapshot rebuilds
+	members []*member
+	snap    atomic.Pointer[poolSnapshot]
+}
+
+// member is a backend with the state the pool keeps for it.
+type member struct {
+	backend     *balance.Backend
+	state       atomic.Int32 // State
+	down        atomic.Bool  // marked down by a health source
+	failedUntil atomic.Int64 // unix nanoseconds; dial failures
+}
+
+func (m *member) usable(now int64) bool {
+	return State(m.state.Load()) == StateReady && !m.down.Load() && m.failedUntil.Load() <= now
+}
+
+// poolSnapshot is what Pick reads: rebuilt on every change, never mutated.
+type poolSnapshot struct {
+	picker  balance.Picker
+	members []*member
+	// recheckAt is the earliest end of a fail window still running, in
+	// unix nanoseconds, 0 if none: past it the snapshot is stale.
+	recheckAt int64
+}
+
+var emptyPicker = balance.PickerFunc(func(balance.ConnInfo) (*balance.Backend, error) {
+	return nil, balance.ErrNoBackend
+})
+
+// SetBackends replaces the pool's backends. A backend already in the pool
+// (the same *balance.Backend) keeps its state and counters. Live
+// connections to removed backends are not touched.
+func (p *Pool) SetBackends(backends []*balance.Backend) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := make(map[*balance.Backend]*member, len(p.members))
+	for _, m := range p.members {
+		old[m.backend] = m
+	}
+	members := make([]*member, 0, len(backends))
+	for _, b := range backends {
+		m := old[b]
+		if m == nil {
+			m = &member{backend: b}
+		}
+		members = append(members, m)
+	}
+	p.members = members
+	p.rebuildLocked(time.Now().UnixNano())
+}
+
+// Backends returns the pool's backends in their configured order.
+func (p *Pool) Backends() []*balance.Backend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*balance.Backend, len(p.members))
+	for i, m := range p.members {
+		out[i] = m.backend
+	}
+	return out
+}
+
+// Addrs returns the backends' dial addresses, for a health monitor:
+//
+//	go mon.Run(ctx, pool.Addrs(), pool.SetHealthy)
+func (p *Pool) Addrs() []string {
+	bs := p.Backends()
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Addr
+	}
+	return out
+}
+
+// SetHealthy marks the backends whose Addr is in healthy as up and every
+// other backend as down. It fits health.Monitor's update callback.
+func (p *Pool) SetHealthy(healthy []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		m.down.Store(!slices.Contains(healthy, m.backend.Addr))
+	}
+	p.rebuildLocked(time.Now().UnixNano())
+}
+
+// SetState sets the administrative state of the backend with the given
+// ID (name, or address when unnamed). It reports whether the backend
+// exists.
+func (p *Pool) SetState(id string, s State) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.memberLocked(id)
+	if m == nil {
+		return false
+	}
+	m.state.Store(int32(s))
+	p.rebuildLocked(time.Now().UnixNano())
+	return true
+}
+
+// BackendState returns the administrative state of a backend and whether
+// a health source marked it down.
+func (p *Pool) BackendState(id string) (s State, down bool, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.memberLocked(id)
+	if m == nil {
+		return 0, false, false
+	}
+	return State(m.state.Load()), m.down.Load(), true
+}
+
+func (p *Pool) memberLocked(id string) *member {
+	for _, m := range p.members {
+		if m.backend.ID() == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// rebuildLocked builds a new snapshot from the members' current state.
+func (p *Pool) rebuildLocked(now int64) {
+	var usable []*balance.Backend
+	var recheckAt int64
+	for _, m := range p.members {
+		if f := m.failedUntil.Load(); f > now && (recheckAt == 0 || f < recheckAt) {
+			recheckAt = f
+		}
+		if m.usable(now) {
+			usable = append(usable, m.backend)
+		}
+	}
+	s := &poolSnapshot{members: p.members, recheckAt: recheckAt, picker: emptyPicker}
+	if eligible := balance.Eligible(usable, p.AllBackups); len(eligible) > 0 {
+		bal := p.Balancer
+		if bal == nil {
+			bal = balance.LeastConn{}
+		}
+		s.picker = bal.Build(balance.BuildInfo{Backends: eligible})
+	}
+	p.snap.Store(s)
+}
+
+// snapshot returns the current snapshot, rebuilding it first when a fail
+// window has ended since it was built.
+func (p *Pool) snapshot() *poolSnapshot {
+	s := p.snap.Load()
+	if s == nil {
+		return &poolSnapshot{picker: emptyPicker}
+	}
+	if s.recheckAt != 0 {
+		if now := time.Now().UnixNano(); now >= s.recheckAt {
+			p.mu.Lock()
+			if cur := p.snap.Load(); cur.recheckAt != 0 && now >= cur.recheckAt {
+				p.rebuildLocked(now)
+			}
+			s = p.snap.Load()
+			p.mu.Unlock()
+		}
+	}
+	return s
+}
+
+// Pick chooses a usable backend for a new connection, without dialing.
+func (p *Pool) Pick(ci balance.ConnInfo) (*balance.Backend, error) {
+	return p.snapshot().picker.Pick(ci)
+}
+
+// markFailed takes a backend out of the usable set for the fail window.
+func (p *Pool) markFailed(b *balance.Backend) {
+	window := p.FailWindow
+	if window == 0 {
+		window = DefaultFailWindow
+	}
+	until := int64(1<<63 - 1)
+	if window > 0 {
+		until = time.Now().Add(window).UnixNano()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.backend == b {
+			m.failedUntil.Store(until)
+		}
+	}
+	p.rebuildLocked(time.Now().UnixNano())
+}
+
+// Dial picks a backend for the connection described by ci and connects
+// to it. A backend whose dial fails is left out for the fail window and
+// another is picked, up to Retries times (redispatch). On success the
+// backend has been Acquired: the caller calls b.Release() when the
+// connection ends. The error wraps ErrNoBackend when no backend could be
+// reached.
+func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (conn net.Conn, b *balance.Backend, redispatched int, err error) {
+	retries := p.Retries
+	if retries == 0 {
+		retries = DefaultRetries
+	} else if retries < 0 {
+		retries = 0
+	}
+	var lastErr error
+	for attempt := 0; attempt <= retries; attempt++ {
+		b, err = p.Pick(ci)
+		if err != nil {
+			break
+		}
+		b.Acquire()
+		conn, err = p.dialOne(ctx, b)
+		if err == nil {
+			return conn, b, attempt, nil
+		}
+		b.Release()
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+		p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
+		p.markFailed(b)
+	}
+	if lastErr != nil {
+		return nil, nil, 0, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
+	}
+	return nil, nil, 0, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, err)
+}
+
+func (p *Pool) dialOne(ctx context.Context, b *balance.Backend) (net.Conn, error) {
+	timeout := p.DialTimeout
+	if timeout <= 0 {
+		timeout = DefaultDialTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if p.DialContext != nil {
+		return p.DialContext(ctx, "tcp", b.Addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", b.Addr)
+}
+
+func (p *Pool) logger() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.Default()
+}
+
+// errNoPool is wrapped when no route matched and there is no default pool.
+var errNoPool = errors.New("no route matched and no default pool")

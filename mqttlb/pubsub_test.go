@@ -1,0 +1,140 @@
+package mqttlb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	paho311 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/balance"
+)
+
+var payloadSizes = []int{0, 1, 1 << 10, 64 << 10, 1 << 20}
+
+// randomPayload returns n bytes that are the same for the same seed.
+func randomPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, uint64(n)))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// v5Client connects a paho.golang (MQTT 5) client through addr.
+func v5Client(t testing.TB, addr, id string, received chan<- *paho.Publish) *paho.Client {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	cfg := paho.ClientConfig{ClientID: id, Conn: conn}
+	if received != nil {
+		cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){
+			func(pr paho.PublishReceived) (bool, error) { received <- pr.Packet; return true, nil },
+		}
+	}
+	c := paho.NewClient(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
+	require.NoError(t, err)
+	require.Equal(t, byte(0), ack.ReasonCode)
+	t.Cleanup(func() {
+		c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+		<-c.Done()
+	})
+	return c
+}
+
+// v311Client connects a paho.mqtt.golang (MQTT 3.1.1) client through addr.
+func v311Client(t testing.TB, addr, id string) paho311.Client {
+	t.Helper()
+	opts := paho311.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).
+		SetConnectTimeout(5 * time.Second).SetWriteTimeout(10 * time.Second)
+	c := paho311.NewClient(opts)
+	tok := c.Connect()
+	require.True(t, tok.WaitTimeout(5*time.Second), "connect timed out")
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// nodeOf returns the name of the cluster node holding the client ID.
+func TestPubSubAcrossNodesV5(t *testing.T) {
+	c := startCluster(t, 3)
+	pool := &Pool{Name: "brokers", Balancer: balance.RoundRobin{}}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	addr := startProxy(t, &Proxy{Default: pool})
+
+	received := make(chan *paho.Publish, 16)
+	sub := v5Client(t, addr, "sub-v5", received)
+	pub := v5Client(t, addr, "pub-v5", nil)
+	assertDifferentNodes(t, c.Nodes(), "sub-v5", "pub-v5")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for qos := byte(0); qos <= 2; qos++ {
+		topic := fmt.Sprintf("e2e/v5/q%d", qos)
+		_, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: qos}}})
+		require.NoError(t, err)
+		// Let the subscription spread over the cluster before publishing.
+		time.Sleep(50 * time.Millisecond)
+		for _, size := range payloadSizes {
+			t.Run(fmt.Sprintf("qos%d/%dB", qos, size), func(t *testing.T) {
+				payload := randomPayload(size, uint64(qos))
+				_, err := pub.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: payload})
+				require.NoError(t, err)
+				select {
+				case m := <-received:
+					assert.Equal(t, topic, m.Topic)
+					assert.True(t, bytes.Equal(payload, m.Payload), "payload of %d bytes differs", size)
+				case <-time.After(10 * time.Second):
+					t.Fatal("message not delivered")
+				}
+			})
+		}
+	}
+}
+
+func TestPubSubAcrossNodesV311(t *testing.T) {
+	c := startCluster(t, 3)
+	pool := &Pool{Name: "brokers", Balancer: balance.RoundRobin{}}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	addr := startProxy(t, &Proxy{Default: pool})
+
+	sub := v311Client(t, addr, "sub-311")
+	pub := v311Client(t, addr, "pub-311")
+	assertDifferentNodes(t, c.Nodes(), "sub-311", "pub-311")
+
+	for qos := byte(0); qos <= 2; qos++ {
+		topic := fmt.Sprintf("e2e/311/q%d", qos)
+		received := make(chan paho311.Message, 16)
+		tok := sub.Subscribe(topic, qos, func(_ paho311.Client, m paho311.Message) { received <- m })
+		require.True(t, tok.WaitTimeout(5*time.Second))
+		require.NoError(t, tok.Error())
+		time.Sleep(50 * time.Millisecond)
+		for _, size := range payloadSizes {
+			t.Run(fmt.Sprintf("qos%d/%dB", qos, size), func(t *testing.T) {
+				payload := randomPayload(size, uint64(qos)+10)
+				tok := pub.Publish(topic, qos, false, payload)
+				require.True(t, tok.WaitTimeout(10*time.Second))
+				require.NoError(t, tok.Error())
+				select {
+				case m := <-received:
+					assert.Equal(t, topic, m.Topic())
+					assert.True(t, bytes.Equal(payload, m.Payload()), "payload of %d bytes differs", size)
+				case <-time.After(10 * time.Second):
+					t.Fatal("message not delivered")
+				}
+			})
+		}
+	}
+}
