@@ -1,15 +1,9 @@
 package health
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +11,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/mosquitto"
 )
 
 // startMochi starts an in-process MQTT broker that lets every client in,
@@ -88,8 +84,7 @@ func (l *drainingListener) waitDrained(t *testing.T) {
 	}
 }
 
-// mosquittoUser is the only account of a Mosquitto started with
-// requirePassword.
+// The only account of a Mosquitto started with requirePassword.
 const (
 	mosquittoUser     = "probe"
 	mosquittoPassword = "s3cret"
@@ -101,51 +96,12 @@ const (
 // mosquitto is not installed.
 func startMosquitto(t *testing.T, requirePassword bool) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		t.Skip("mosquitto is not installed (apt-get install mosquitto); skipping the Mosquitto interoperability test")
-	}
-	dir := t.TempDir()
-	addr := freeLoopbackAddr(t)
-	_, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	conf := []string{
-		"listener " + port + " 127.0.0.1",
-		"persistence false",
-		"log_dest stderr",
-		// Running as root, Mosquitto would switch to the "mosquitto" user,
-		// which cannot read the test's private directory.
-		"user root",
-	}
+	var cfg mosquitto.Config
 	if requirePassword {
-		passwd, err := exec.LookPath("mosquitto_passwd")
-		if err != nil {
-			t.Skip("mosquitto_passwd is not installed; skipping the Mosquitto authentication test")
-		}
-		file := filepath.Join(dir, "passwd")
-		out, err := exec.Command(passwd, "-c", "-b", file, mosquittoUser, mosquittoPassword).CombinedOutput()
-		require.NoError(t, err, "mosquitto_passwd: %s", out)
-		conf = append(conf, "allow_anonymous false", "password_file "+file)
-	} else {
-		conf = append(conf, "allow_anonymous true")
+		cfg.DenyAnonymous = true
+		cfg.PasswordFile = mosquitto.WritePasswordFile(t, map[string]string{mosquittoUser: mosquittoPassword})
 	}
-	confFile := filepath.Join(dir, "mosquitto.conf")
-	require.NoError(t, os.WriteFile(confFile, []byte(strings.Join(conf, "\n")+"\n"), 0o600))
-
-	var logs strings.Builder
-	cmd := exec.Command(bin, "-c", confFile)
-	cmd.Stdout = &logs
-	cmd.Stderr = &logs
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", &logs)
-		}
-	})
-	waitListening(t, addr)
-	return addr
+	return mosquitto.Start(t, cfg).Addr()
 }
 
 // freeLoopbackAddr returns a loopback address whose port was free a moment
@@ -157,21 +113,4 @@ func freeLoopbackAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
-}
-
-// waitListening waits up to 10 seconds for addr to accept connections.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			require.FailNow(t, fmt.Sprintf("nothing listens on %s: %v", addr, err))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -96,4 +98,53 @@ func ExampleMonitor() {
 	// node2 UP -> DOWN after 2 failures
 	// healthy: [node1]
 	// context canceled
+}
+
+// refusingBroker answers every MQTT 5 CONNECT with a CONNACK carrying
+// reasonCode, as a broker does for a client it does not let in.
+func refusingBroker(reasonCode byte) (addr string, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// A probe's CONNECT is short: a remaining length of one byte.
+			header := make([]byte, 2)
+			io.ReadFull(conn, header)
+			io.ReadFull(conn, make([]byte, header[1]))
+			conn.Write([]byte{0x20, 0x03, 0x00, reasonCode, 0x00}) // CONNACK, no properties
+			io.Copy(io.Discard, conn)                              // until the probe closes
+			conn.Close()
+		}
+	}()
+	return ln.Addr().String(), func() {
+		ln.Close()
+		<-done
+	}
+}
+
+// MQTTPing completes CONNECT, CONNACK, PINGREQ, PINGRESP and DISCONNECT
+// with a unique client ID. A broker that refuses the connection fails the
+// check at once, with its CONNACK code.
+func ExampleMQTTPing() {
+	broker, stop := refusingBroker(0x87) // Not authorized
+	defer stop()
+
+	probe := health.MQTTPing{Version: 5, Username: "monitor", Password: "secret"}
+	err := probe.Check(context.Background(), broker)
+	var refused *health.ConnackError
+	if errors.As(err, &refused) {
+		fmt.Printf("refused: CONNACK reason code 0x%02X\n", refused.Code)
+	}
+	fmt.Println(errors.Is(err, health.ErrRefused))
+	// Output:
+	// refused: CONNACK reason code 0x87
+	// true
 }
