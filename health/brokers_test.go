@@ -18,7 +18,7 @@ import (
 // startMochi starts an in-process MQTT broker that lets every client in,
 // listening on a free loopback port, with the given extra hooks, and
 // returns its address.
-func startMochi(t *testing.T, hooks ...mqtt.Hook) string {
+func startMochi(t testing.TB, hooks ...mqtt.Hook) string {
 	t.Helper()
 	server := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, server.AddHook(new(auth.AllowHook), nil))
@@ -70,7 +70,7 @@ func (l *drainingListener) Serve(establish listeners.EstablishFn) {
 
 // waitDrained waits, once the listener is closed, up to 10 seconds for the
 // accepted connections to end; the tests' probes all close theirs.
-func (l *drainingListener) waitDrained(t *testing.T) {
+func (l *drainingListener) waitDrained(t testing.TB) {
 	drained := make(chan struct{})
 	go func() {
 		<-l.served

@@ -55,7 +55,7 @@ type HTTP struct {
 	// empty means the address dialed, host:port.
 	Host string
 	// ExpectStatus lists the statuses that count as healthy (HAProxy
-	// "http-check expect status"); nil means any status from 200 to 399.
+	// "http-check expect status"); empty means any status from 200 to 399.
 	ExpectStatus []int
 	// ExpectBody, when not empty, must occur in the first MaxBodySize
 	// bytes of the body (HAProxy "http-check expect string").
@@ -168,7 +168,7 @@ func (h HTTP) tlsConfig(host string) *tls.Config {
 
 // statusExpected reports whether code counts as healthy.
 func (h HTTP) statusExpected(code int) bool {
-	if h.ExpectStatus == nil {
+	if len(h.ExpectStatus) == 0 {
 		return code >= 200 && code < 400
 	}
 	return slices.Contains(h.ExpectStatus, code)
