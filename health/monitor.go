@@ -167,8 +167,8 @@ func (m *Monitor) Run(ctx context.Context, addrs []string, update func(healthy [
 				}
 			}
 			cfg.logChange(c.event, len(healthy), len(addrs))
-			if m.OnEvent != nil {
-				m.OnEvent(c.event)
+			if cfg.onEvent != nil {
+				cfg.onEvent(c.event)
 			}
 			if update != nil {
 				update(healthy)
@@ -189,6 +189,7 @@ type monitorSettings struct {
 	interval, fast, down, timeout time.Duration
 	rise, fall                    int
 	jitter                        float64
+	onEvent                       func(Event)
 	logger                        *slog.Logger
 }
 
@@ -202,6 +203,7 @@ func (m *Monitor) settings() monitorSettings {
 		rise:     m.Rise,
 		fall:     m.Fall,
 		jitter:   min(m.Jitter, maxJitter),
+		onEvent:  m.OnEvent,
 		logger:   m.Logger,
 	}
 	if s.interval <= 0 {
