@@ -140,13 +140,3 @@ func nodeHolding(nodes []*cluster.Node, clientID string) string {
 	}
 	return ""
 }
-
-func assertDifferentNodes(t testing.TB, nodes []*cluster.Node, a, b string) {
-	t.Helper()
-	var na, nb string
-	waitFor(t, 5*time.Second, func() bool {
-		na, nb = nodeHolding(nodes, a), nodeHolding(nodes, b)
-		return na != "" && nb != ""
-	}, "both clients on a node")
-	require.NotEqual(t, na, nb, "the test wants %s and %s on different nodes", a, b)
-}

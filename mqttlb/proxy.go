@@ -56,7 +56,7 @@ type Proxy struct {
 	// refused, from the goroutine that handled it. It must not block.
 	OnConn func(ConnEvent)
 
-	engine splice.Engine
+	engine     splice.Engine
 	inShutdown atomic.Bool
 
 	mu        sync.Mutex
