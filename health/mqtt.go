@@ -72,7 +72,8 @@ type MQTTPing struct {
 	Password string
 	// ProxyHeader sends a PROXY protocol v2 LOCAL header first, for
 	// brokers that require one on every connection (HAProxy
-	// "check-send-proxy").
+	// "check-send-proxy"). The proxyproto package documents which
+	// brokers accept one.
 	ProxyHeader bool
 	// Dialer opens the connection; nil means a zero net.Dialer.
 	Dialer Dialer

@@ -11,7 +11,8 @@ import (
 // transport UNSPEC (0x00) and an address length of zero. The receiver must
 // use the connection's own addresses (PROXY protocol spec, section 2.2).
 // It is written out here rather than built by the project's proxyproto
-// package so that health depends on no other package for 16 constant bytes.
+// package so that health depends on no other package for 16 constant
+// bytes; a test checks that proxyproto.LocalHeader encodes the same.
 var proxyLocalHeader = [16]byte{
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, // signature "\r\n\r\n\0\r\nQUIT\n"
 	0x20,       // version 2, command LOCAL
@@ -29,7 +30,8 @@ type TCP struct {
 	Port int
 	// ProxyHeader sends a PROXY protocol v2 LOCAL header before closing,
 	// for backends that require one on every connection (HAProxy
-	// "check-send-proxy").
+	// "check-send-proxy"). The proxyproto package documents which
+	// brokers accept one.
 	ProxyHeader bool
 	// Dialer opens the connection; nil means a zero net.Dialer.
 	Dialer Dialer

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pires/go-proxyproto"
+	pires "github.com/pires/go-proxyproto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
 // recordingListener accepts connections on a loopback port and sends what
@@ -74,11 +76,18 @@ func TestTCPConnectsAndClosesCleanly(t *testing.T) {
 }
 
 func TestProxyLocalHeaderParsesAsLocal(t *testing.T) {
-	header, err := proxyproto.Read(bufio.NewReader(bytes.NewReader(proxyLocalHeader[:])))
+	header, err := pires.Read(bufio.NewReader(bytes.NewReader(proxyLocalHeader[:])))
 	require.NoError(t, err)
 	assert.Equal(t, byte(2), header.Version)
-	assert.Equal(t, proxyproto.LOCAL, header.Command)
-	assert.Equal(t, proxyproto.UNSPEC, header.TransportProtocol)
+	assert.Equal(t, pires.LOCAL, header.Command)
+	assert.Equal(t, pires.UNSPEC, header.TransportProtocol)
+}
+
+func TestProxyLocalHeaderMatchesProxyproto(t *testing.T) {
+	header := proxyproto.LocalHeader()
+	want, err := header.AppendBinary(nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, proxyLocalHeader[:])
 }
 
 func TestTCPPortOverride(t *testing.T) {
