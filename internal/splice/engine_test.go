@@ -163,7 +163,10 @@ func TestRelaySmallMessagesDoNotAllocate(t *testing.T) {
 			for range 100 {
 				roundTrip()
 			}
-			assert.Zero(t, testing.AllocsPerRun(200, roundTrip))
+			allocs := testing.AllocsPerRun(200, roundTrip)
+			if !raceEnabled {
+				assert.Zero(t, allocs)
+			}
 		})
 	}
 }
