@@ -136,7 +136,11 @@ const (
 // flags, the keep-alive and, in MQTT 5, the CONNECT properties (3.1.1
 // §3.1.2, 5.0 §3.1.2).
 func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
-	if cur.pos < min(len(cur.b), cur.end) && cur.b[cur.pos] != 0 {
+	head, err := cur.peek(2, "protocol name")
+	if err != nil {
+		return err
+	}
+	if len(head) > 0 && head[0] != 0 {
 		return newError(ErrNotMQTT, 0, 0, "MQTT-3.1.2-1", "protocol name is longer than 255 bytes")
 	}
 	nameLen, err := cur.u16("protocol name")
@@ -153,7 +157,10 @@ func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
 	}
 	// Compare what has arrived, so that "MQTX" is refused before its
 	// packet is complete.
-	arrived := cur.b[cur.pos:min(len(cur.b), cur.end, cur.pos+len(want))]
+	arrived, err := cur.peek(len(want), "protocol name")
+	if err != nil {
+		return err
+	}
 	if string(arrived) != want[:len(arrived)] {
 		return newError(ErrNotMQTT, 0, 0, "MQTT-3.1.2-1", fmt.Sprintf("protocol name %q is not %q", arrived, want))
 	}

@@ -70,7 +70,7 @@ func userProperties(it UserProperties) []UserProperty {
 }
 
 // fixtureNamed finds a fixture of a table by its name.
-func fixtureNamed[F interface{ fixtureName() string }](t *testing.T, fixtures []F, name string) F {
+func fixtureNamed[F interface{ fixtureName() string }](t testing.TB, fixtures []F, name string) F {
 	t.Helper()
 	for _, f := range fixtures {
 		if f.fixtureName() == name {

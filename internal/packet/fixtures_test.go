@@ -272,6 +272,10 @@ var badConnects = []badFixture{
 	// Remaining length.
 	{"remaining length with a fifth byte", cat(0x10, 0x80, 0x80, 0x80, 0x80, 0x01), ErrMalformed, 0, 0x81, "§2.2.3"},
 	{"remaining length too short for the protocol name", cat(0x10, 0x02, str("MQTT")), ErrMalformed, 0, 0x81, "§2.2.3"},
+	// Bounds come before content, so that every prefix of the input gets
+	// the same verdict (found by FuzzDecodeConnect).
+	{"protocol name length past the remaining length", cat(0x10, 0x01, 0x30, 0x30), ErrMalformed, 0, 0x81, "§2.2.3"},
+	{"protocol name past the remaining length, though not MQTT", cat(0x10, 0x04, 0x00, 0x04, 'X', 'Y'), ErrMalformed, 0, 0x81, "§2.2.3"},
 	// Protocol name and level.
 	{"protocol name MQTX", pkt(0x10, str("MQTX"), 4, 0x02, 0x00, 0x3C, str("c")), ErrNotMQTT, 0, 0, "MQTT-3.1.2-1"},
 	{"protocol name in lower case", pkt(0x10, str("mqtt"), 4, 0x02, 0x00, 0x3C, str("c")), ErrNotMQTT, 0, 0, "MQTT-3.1.2-1"},
