@@ -19,6 +19,11 @@ type Connect struct {
 	ProtocolName []byte
 	// Version is the protocol level: V31, V311 or V5.
 	Version byte
+	// Bridge reports that the level byte carried the 0x80 bit with which
+	// a Mosquitto bridge (try_private) announces itself; Version is the
+	// level without it. The specifications do not define the bit; the
+	// brokers a proxy fronts (Mosquitto, EMQX, VerneMQ) accept it.
+	Bridge bool
 	// CleanStart is Clean Session in 3.x.
 	CleanStart bool
 
@@ -74,8 +79,9 @@ func (c *Connect) Password() []byte { return c.password }
 //   - the protocol name is exactly "MQTT" or "MQIsdp" [MQTT-3.1.2-1], else
 //     ErrNotMQTT;
 //   - the level matches the name: "MQIsdp" 3, "MQTT" 4 or 5
-//     [MQTT-3.1.2-2], else ErrUnsupportedVersion (this refuses the 0x80
-//     bridge bit some brokers add to the level);
+//     [MQTT-3.1.2-2], else ErrUnsupportedVersion; the 0x80 bit that
+//     Mosquitto bridges (try_private) add to the level is accepted and
+//     reported as Bridge, since the brokers behind a proxy accept it;
 //   - the reserved connect flag is 0 [MQTT-3.1.2-3]; Will QoS is not 3 and
 //     Will QoS and Will Retain are 0 without the Will Flag (3.1.1
 //     [MQTT-3.1.2-13] to [MQTT-3.1.2-15], 5.0 [MQTT-3.1.2-11] to
@@ -170,6 +176,10 @@ func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
 	level, err := cur.u8("protocol level")
 	if err != nil {
 		return err
+	}
+	const bridgeBit = 0x80
+	if level&bridgeBit != 0 && level != bridgeBit {
+		c.Bridge, level = true, level&^bridgeBit
 	}
 	if !(want == nameMQIsdp && level == V31 || want == nameMQTT && (level == V311 || level == V5)) {
 		return newError(ErrUnsupportedVersion, level, ConnackUnsupportedVersion, "MQTT-3.1.2-2",
