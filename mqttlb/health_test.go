@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/health"
@@ -346,4 +347,40 @@ func TestHealthBackupSessionsClosedWhenRegularUp(t *testing.T) {
 		return nodes[2].Clients() == 0 && nodes[0].Clients() == 20
 	}, "clients moved from the backup to the regular node")
 	assert.Zero(t, nodes[1].Clients())
+}
+
+func TestHealthNothingLeftAfterMonitorAndProxyEnd(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	c, err := cluster.Start(cluster.Config{Nodes: 2, Logger: quietLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	pool := &Pool{Name: "brokers", ShutdownSessionsOnDown: true, ShutdownWindow: time.Hour, Logger: quietLogger()}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	proxy := &Proxy{Default: pool, Logger: quietLogger()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- proxy.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	monitored := make(chan error, 1)
+	mon := &health.Monitor{Checker: health.TCP{}, Interval: testInterval, Logger: quietLogger()}
+	go func() { monitored <- mon.Run(ctx, pool.Addrs(), pool.SetHealthy) }()
+
+	clients := startFleet(t, ln.Addr().String(), "device", 10)
+	waitFor(t, 10*time.Second, func() bool { return clientsOn(c.Nodes()...) == 10 }, "10 clients")
+	// Closes scheduled an hour ahead are pending timers when all ends.
+	scheduled, _ := pool.CloseSessions("node1", time.Hour)
+	require.Positive(t, scheduled)
+
+	cancel()
+	assert.ErrorIs(t, <-monitored, context.Canceled)
+	require.NoError(t, proxy.Close())
+	assert.ErrorIs(t, <-served, ErrProxyClosed)
+	clients.close()
+	require.NoError(t, c.Close())
+	for _, st := range pool.BackendStatuses() {
+		assert.Zero(t, st.Sessions, st.Backend.ID())
+		assert.Zero(t, st.Backend.Active(), st.Backend.ID())
+	}
+	goleak.VerifyNone(t, before)
 }
