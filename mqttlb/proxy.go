@@ -427,9 +427,18 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	err := pacedClose(ctx, live, window)
+	// Connections that end by themselves meanwhile (clients leaving
+	// while the signal arrives) free their slots: once none is left,
+	// the pacing stops instead of sleeping out the window.
+	ended := make(chan struct{})
+	go waitGroups(ended, []*sync.WaitGroup{&p.handlers, &p.relays})
+	err := pacedClose(ctx, ended, live, window)
 	if err == nil {
-		err = waitCtx(ctx, &p.handlers, &p.relays)
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
 	if err != nil {
 		p.closeAll()
@@ -442,7 +451,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 
 // pacedClose ends the connections one by one, the i-th at about
 // i × window/n from now, each slot moved by up to half a slot of jitter.
-func pacedClose(ctx context.Context, live []*liveConn, window time.Duration) error {
+// It returns early, with nil, once ended is closed.
+func pacedClose(ctx context.Context, ended <-chan struct{}, live []*liveConn, window time.Duration) error {
 	if len(live) == 0 {
 		return nil
 	}
@@ -458,6 +468,8 @@ func pacedClose(ctx context.Context, live []*liveConn, window time.Duration) err
 			timer.Reset(d)
 			select {
 			case <-timer.C:
+			case <-ended:
+				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -465,18 +477,6 @@ func pacedClose(ctx context.Context, live []*liveConn, window time.Duration) err
 		lc.close()
 	}
 	return nil
-}
-
-// waitCtx waits for the groups or for ctx, whichever comes first.
-func waitCtx(ctx context.Context, groups ...*sync.WaitGroup) error {
-	done := make(chan struct{})
-	go waitGroups(done, groups)
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func waitGroups(done chan<- struct{}, groups []*sync.WaitGroup) {
