@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +83,9 @@ type Pool struct {
 	FailWindow time.Duration
 	// DialContext opens a connection to a backend, as in http.Transport:
 	// set it to dial from a chosen source address, through a tunnel, or
-	// with TLS to the backend. nil means a zero net.Dialer.
+	// with TLS to the backend; SourceAddrs.DialContext spreads dials over
+	// source addresses and ports. nil means a plain TCP dial without
+	// keep-alive probes.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Sticky, if set, keeps each client ID on the backend that holds its
 	// session: a reconnecting client goes back there while the backend
@@ -442,8 +445,7 @@ func (p *Pool) dialOne(ctx context.Context, b *balance.Backend) (net.Conn, error
 	if p.DialContext != nil {
 		return p.DialContext(ctx, "tcp", b.Addr)
 	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", b.Addr)
+	return dialTCP(ctx, &backendDialer, netip.AddrPort{}, b.Addr)
 }
 
 // PoolCounters are a pool's event counters since it was created.

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -64,13 +65,23 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share the -bind addresses (Linux)")
+	logFlush := flag.Duration("log-flush", time.Second, "write buffered log lines at least this often; 0 writes each line at once")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
 	flag.Parse()
+	setGCDefaults()
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var logOut io.Writer = os.Stderr
+	if *logFlush > 0 {
+		buffered := newLogBuffer(os.Stderr, *logFlush)
+		defer buffered.Close()
+		logOut = buffered
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
 	}
@@ -107,7 +118,7 @@ func run() error {
 
 	var listeners []net.Listener
 	for _, addr := range binds {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenConfig(*reusePort).Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -120,6 +131,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
+	if *pprofAddr != "" {
+		g.Go(func() error { return servePprof(gctx, *pprofAddr) })
+	}
 	for _, ln := range listeners {
 		g.Go(func() error {
 			if err := proxy.Serve(ln); !errors.Is(err, mqttlb.ErrProxyClosed) {
@@ -146,6 +160,9 @@ func run() error {
 	// stuck: say where, then leave, as HAProxy's hard-stop-after does.
 	hardStop := time.AfterFunc(*grace+3*time.Second, func() {
 		logger.Error("shutdown overran its grace; goroutines follow, exiting")
+		if b, ok := logOut.(*logBuffer); ok {
+			b.flush()
+		}
 		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 		os.Exit(2)
 	})
