@@ -32,4 +32,12 @@
 // of its backups when a regular backend comes back with
 // [Pool.ShutdownBackupSessionsOnUp]; [Pool.CloseSessions] does the same
 // on demand and [Pool.BackendStatuses] reports each backend's state.
+//
+// Under floods and faults: [Proxy.Limiter] ([ConnLimiter]) limits the rate
+// of new connections per source address and in total; [Proxy.MaxConn],
+// [Proxy.ServeMaxConn] and [balance.Backend.MaxConn] cap open
+// connections per proxy, listener and backend, the last with a bounded
+// queue ([Pool.QueueTimeout], [Pool.MaxQueue]); [Pool.ConnackTimeout]
+// redispatches a client whose backend accepted the connection but never
+// answered its CONNECT.
 package mqttlb

@@ -19,7 +19,7 @@ import (
 // soakDuration is the length of TestSoak. The default keeps it a short
 // smoke run for CI; the soak proper is
 //
-//	go test -run '^TestSoak$' -soak 10m -timeout 20m -v ./mqttlb
+//	go test -run '^TestSoak$' -timeout 20m -v ./mqttlb -soak 10m
 var soakDuration = flag.Duration("soak", 3*time.Second, "how long TestSoak runs")
 
 // soakSample is the process's state at one point of the soak.
