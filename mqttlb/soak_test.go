@@ -65,18 +65,12 @@ func TestSoak(t *testing.T) {
 	for i := range 4 {
 		pub := v311Client(t, addr, fmt.Sprintf("soak-pub-%d", i))
 		wg.Go(func() {
-			tick := time.NewTicker(40 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
+			everyUntil(stop, 40*time.Millisecond, func() bool {
 				if pub.Publish("soak/steady", 0, false, "tick").WaitTimeout(time.Second) {
 					published.Add(1)
 				}
-			}
+				return true
+			})
 		})
 	}
 	runtime.GC()
@@ -191,4 +185,21 @@ func soakChurnOnce(addr, id string, garbage bool) bool {
 	msg := []byte{0x30, 13, 0, 10, 's', 'o', 'a', 'k', '/', 'c', 'h', 'u', 'r', 'n', 'x', 0xE0, 0}
 	_, err = conn.Write(msg)
 	return err == nil
+}
+
+// everyUntil calls step every period until stop is closed or step
+// returns false.
+func everyUntil(stop <-chan struct{}, period time.Duration, step func() bool) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if !step() {
+			return
+		}
+	}
 }
