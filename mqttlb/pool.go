@@ -105,6 +105,7 @@ type Pool struct {
 	liveIDs sticky.Table
 
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
+	stats                                            poolCounters
 }
 
 // member is a backend with the state the pool keeps for it.
@@ -113,6 +114,7 @@ type member struct {
 	state       atomic.Int32 // State
 	down        atomic.Bool  // marked down by a health source
 	failedUntil atomic.Int64 // unix nanoseconds; dial failures
+	stats       memberCounters
 }
 
 func (m *member) usable(now int64) bool {
@@ -156,6 +158,7 @@ func (p *Pool) SetBackends(backends []*balance.Backend) {
 		m := old[b]
 		if m == nil {
 			m = &member{backend: b}
+			m.stats.changed.Store(time.Now().UnixNano())
 		}
 		members = append(members, m)
 	}
@@ -192,7 +195,9 @@ func (p *Pool) SetHealthy(healthy []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range p.members {
-		m.down.Store(!slices.Contains(healthy, m.backend.Addr))
+		if down := !slices.Contains(healthy, m.backend.Addr); m.down.Swap(down) != down {
+			m.stats.changed.Store(time.Now().UnixNano())
+		}
 	}
 	p.rebuildLocked(time.Now().UnixNano())
 }
@@ -207,7 +212,9 @@ func (p *Pool) SetState(id string, s State) bool {
 	if m == nil {
 		return false
 	}
-	m.state.Store(int32(s))
+	if State(m.state.Swap(int32(s))) != s {
+		m.stats.changed.Store(time.Now().UnixNano())
+	}
 	p.rebuildLocked(time.Now().UnixNano())
 	return true
 }
@@ -323,8 +330,10 @@ type Upstream struct {
 	// over from them.
 	Duplicates int
 
-	table *sticky.Table
-	ref   sticky.Ref
+	table  *sticky.Table
+	ref    sticky.Ref
+	pool   *Pool   // for the statistics
+	member *member // nil if the backend left the pool
 }
 
 // Release ends the upstream's claims: the backend's active count and the
@@ -332,6 +341,7 @@ type Upstream struct {
 func (u *Upstream) Release() {
 	u.Backend.Release()
 	u.table.Release(u.ref)
+	u.countReleased()
 }
 
 // Dial places the connection described by ci and connects to the
@@ -375,6 +385,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 				break
 			}
 			p.dialFailures.Add(1)
+			p.countDialFailure(b)
 			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
 			p.markFailed(b)
 			continue
@@ -383,6 +394,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 			p.redispatches.Add(1)
 		}
 		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table}
+		p.countConnected(u)
 		if ci.ClientID != "" {
 			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
 			if u.Duplicates > 0 {
@@ -394,6 +406,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		}
 		return u, nil
 	}
+	p.stats.conns.rejected("no_backend")
 	return nil, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
 }
 

@@ -58,6 +58,7 @@ type Proxy struct {
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
+	stats      proxyCounters
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -73,6 +74,7 @@ type Proxy struct {
 // Its session is set once the relay has started; a close that comes
 // earlier is remembered and applied then.
 type liveConn struct {
+	backend *balance.Backend // for closing a backend's sessions
 	mu      sync.Mutex
 	session *splice.Session
 	killed  bool
@@ -206,6 +208,7 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 func (p *Proxy) handle(c net.Conn) error {
 	start := time.Now()
 	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
+	p.countOpened(start)
 
 	hello, version, err := ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize)
 	if err != nil {
@@ -231,6 +234,7 @@ func (p *Proxy) handle(c net.Conn) error {
 
 	route, pool := p.route(ci)
 	ev.Route = route
+	p.countRouted(route, start)
 	if pool == nil {
 		return p.refuse(c, version, errors.Join(ErrNoBackend, errNoPool), ev)
 	}
@@ -259,7 +263,7 @@ func (p *Proxy) handle(c net.Conn) error {
 	ev.Up = int64(len(hello.Bytes))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
-	lc := &liveConn{}
+	lc := &liveConn{backend: up.Backend}
 	p.mu.Lock()
 	delete(p.pending, c)
 	p.live[lc] = struct{}{}
@@ -269,6 +273,7 @@ func (p *Proxy) handle(c net.Conn) error {
 		up.Release()
 		ev.Up += r.Up
 		ev.Down = r.Down
+		up.CountBytes(ev.Up, ev.Down)
 		ev.End = r.End.String()
 		ev.Err = r.Err
 		p.mu.Lock()
@@ -292,7 +297,7 @@ func (p *Proxy) clientIdle(keepAlive uint16) time.Duration {
 func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) error {
 	_ = Reject(c, version, reason)
 	p.untrackPending(c)
-	ev.End = "refused"
+	ev.End = endRefused
 	ev.Err = reason
 	p.finish(ev)
 	return reason
@@ -301,17 +306,18 @@ func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) err
 // finish logs the connection's end and calls OnConn.
 func (p *Proxy) finish(ev ConnEvent) {
 	ev.Duration = time.Since(ev.Start)
+	p.countEnded(&ev)
 	log := p.logger()
-	if ev.End == "refused" {
+	if ev.End == endRefused {
 		log.Info("connection refused",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "reason", RefusalReason(ev.Err), "err", ev.Err,
-			"duration", ev.Duration)
+			"route", ev.Route, "pool", ev.Pool, "reason", RefusalReason(ev.Err), "err", ev.Err,
+			"duration", ev.Duration, "term", TerminationCode(ev))
 	} else {
 		log.Info("connection closed",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
-			"duration", ev.Duration, "end", ev.End, "err", ev.Err)
+			"route", ev.Route, "pool", ev.Pool, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
+			"duration", ev.Duration, "end", ev.End, "term", TerminationCode(ev), "err", ev.Err)
 	}
 	if p.OnConn != nil {
 		p.OnConn(ev)
