@@ -105,7 +105,7 @@ type Pool struct {
 	liveIDs sticky.Table
 
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
-	stats                                            poolCounters
+	stats                                              poolCounters
 }
 
 // member is a backend with the state the pool keeps for it.

@@ -10,10 +10,10 @@ import (
 // stats. Counters count from the proxy's (or pool's) first connection.
 type Stats struct {
 	// Time is when the copy was taken.
-	Time  time.Time    `json:"time"`
-	Proxy ConnStats    `json:"proxy"`
+	Time   time.Time    `json:"time"`
+	Proxy  ConnStats    `json:"proxy"`
 	Routes []RouteStats `json:"routes"`
-	Pools []PoolStats  `json:"pools"`
+	Pools  []PoolStats  `json:"pools"`
 }
 
 // ConnStats count the connections through a proxy, route, pool or
