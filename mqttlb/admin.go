@@ -58,8 +58,8 @@ func (p *Pool) AddBackend(b *balance.Backend) error {
 // RemoveBackend takes the backend with the given ID out of the pool and
 // returns it, or fails with ErrUnknownBackend. Its live connections are
 // not touched: close them first with Proxy.CloseSessions, or leave them
-// to end by themselves. Its sticky entries are dropped, so its clients are
-// placed anew.
+// to end by themselves. Its idle sticky entries are dropped, so its
+// clients are placed anew (live ones go when their connections end).
 func (p *Pool) RemoveBackend(id string) (*balance.Backend, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
