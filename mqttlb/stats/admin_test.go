@@ -99,7 +99,9 @@ func TestAdminActions(t *testing.T) {
 			func(t *testing.T, _ map[string]any) { assert.Equal(t, 7, f.pool.Stats().Backends[0].Weight) }},
 		{"weight out of range", url.Values{"action": {"weight"}, "pool": {"brokers"}, "backend": {"node1"}, "weight": {"257"}}, http.StatusBadRequest, nil},
 		{"maint", url.Values{"action": {"state"}, "pool": {"brokers"}, "backend": {"node3"}, "state": {"maint"}}, http.StatusOK,
-			func(t *testing.T, _ map[string]any) { assert.Equal(t, mqttlb.StatusMaint, f.pool.Stats().Backends[2].Status) }},
+			func(t *testing.T, _ map[string]any) {
+				assert.Equal(t, mqttlb.StatusMaint, f.pool.Stats().Backends[2].Status)
+			}},
 		{"bad state", url.Values{"action": {"state"}, "pool": {"brokers"}, "backend": {"node3"}, "state": {"off"}}, http.StatusBadRequest, nil},
 		{"add", url.Values{"action": {"add"}, "pool": {"brokers"}, "backend": {"node4"}, "addr": {"127.0.0.1:1"}, "weight": {"3"}, "maxconn": {"10"}}, http.StatusOK,
 			func(t *testing.T, _ map[string]any) {
