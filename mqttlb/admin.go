@@ -1,7 +1,6 @@
 package mqttlb
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -49,7 +48,6 @@ func (p *Pool) AddBackend(b *balance.Backend) error {
 		return fmt.Errorf("%w: %q in pool %q", ErrDuplicateBackend, b.ID(), p.Name)
 	}
 	m := &member{backend: b}
-	m.stats.changed.Store(time.Now().UnixNano())
 	p.members = append(p.members[:len(p.members):len(p.members)], m)
 	p.rebuildLocked(time.Now().UnixNano())
 	return nil
@@ -57,7 +55,7 @@ func (p *Pool) AddBackend(b *balance.Backend) error {
 
 // RemoveBackend takes the backend with the given ID out of the pool and
 // returns it, or fails with ErrUnknownBackend. Its live connections are
-// not touched: close them first with Proxy.CloseSessions, or leave them
+// not touched: close them first with CloseSessions, or leave them
 // to end by themselves. Its idle sticky entries are dropped, so its
 // clients are placed anew (live ones go when their connections end).
 func (p *Pool) RemoveBackend(id string) (*balance.Backend, error) {
@@ -124,31 +122,4 @@ func (p *Pool) ClearSticky(clientID string) bool {
 		return false
 	}
 	return p.Sticky.Delete(clientID)
-}
-
-// CloseSessions closes the live connections the proxy relays to the
-// pool's backend with the given ID, spread with jitter over window (at
-// once when window ≤ 0), so that its clients reconnect elsewhere in a
-// trickle. Set the backend to drain or maint first, or they may come
-// back to it. It returns the number of connections it found to close,
-// after closing them all, or earlier with ctx's error if ctx ends first.
-func (p *Proxy) CloseSessions(ctx context.Context, pool *Pool, id string, window time.Duration) (int, error) {
-	var backend *balance.Backend
-	for _, b := range pool.Backends() {
-		if b.ID() == id {
-			backend = b
-		}
-	}
-	if backend == nil {
-		return 0, fmt.Errorf("%w: %q in pool %q", ErrUnknownBackend, id, pool.Name)
-	}
-	p.mu.Lock()
-	var victims []*liveConn
-	for lc := range p.live {
-		if lc.backend == backend {
-			victims = append(victims, lc)
-		}
-	}
-	p.mu.Unlock()
-	return len(victims), pacedClose(ctx, victims, window)
 }

@@ -1,7 +1,6 @@
 package mqttlb
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -83,7 +82,7 @@ func TestClearSticky(t *testing.T) {
 	assert.False(t, (&Pool{}).ClearSticky("dev"), "no table, nothing to clear")
 }
 
-func TestCloseSessionsOfOneBackend(t *testing.T) {
+func TestClosedSessionsAreKilledInTheStatistics(t *testing.T) {
 	c := startCluster(t, 2)
 	pool := &Pool{Name: "p", Balancer: balance.RoundRobin{}}
 	pool.SetBackends(backendsFor(c.Addrs()...))
@@ -98,13 +97,10 @@ func TestCloseSessionsOfOneBackend(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, func() bool { return pool.Stats().Backends[0].Current == 3 }, "three on node1")
 
-	_, err := p.CloseSessions(context.Background(), pool, "node9", 0)
-	require.ErrorIs(t, err, ErrUnknownBackend)
-	start := time.Now()
-	n, err := p.CloseSessions(context.Background(), pool, "node1", 300*time.Millisecond)
-	require.NoError(t, err)
+	assert.Equal(t, 3, pool.Stats().Backends[0].Sessions)
+	n, ok := pool.CloseSessions("node1", 100*time.Millisecond)
+	require.True(t, ok)
 	assert.Equal(t, 3, n)
-	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "paced over the window")
 	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 3 }, "three ends")
 	for _, ev := range events.all() {
 		assert.Equal(t, "node1", ev.Backend)
@@ -112,6 +108,8 @@ func TestCloseSessionsOfOneBackend(t *testing.T) {
 		assert.Equal(t, "KD", TerminationCode(ev))
 	}
 	assert.Equal(t, int64(3), pool.Stats().Backends[1].Current, "node2's clients stay")
+	assert.Equal(t, uint64(6), p.Stats().Proxy.Total)
+	assert.Zero(t, pool.Stats().Backends[0].Current)
 }
 
 func TestTerminationCode(t *testing.T) {

@@ -212,7 +212,6 @@ type memberCounters struct {
 	rate         rateCounter
 	in, out      atomic.Uint64
 	dialFailures atomic.Uint64
-	changed      atomic.Int64 // unix nanoseconds of the last state change
 	checks       atomic.Uint64
 	checkFails   atomic.Uint64
 	lastCheck    atomic.Pointer[checkResult]
@@ -231,29 +230,20 @@ type poolCounters struct {
 	conns connCounters
 }
 
-// memberOf returns the pool's member for b, nil if b left the pool.
-func (p *Pool) memberOf(b *balance.Backend) *member {
-	if m := p.snapshot().byID[b.ID()]; m != nil && m.backend == b {
-		return m
-	}
-	return nil
-}
-
 // countDialFailure counts a failed dial to b.
 func (p *Pool) countDialFailure(b *balance.Backend) {
-	if m := p.memberOf(b); m != nil {
+	if m := p.snapshot().byID[b.ID()]; m != nil && m.backend == b {
 		m.stats.dialFailures.Add(1)
 	}
 }
 
 // countConnected counts u, a connection just made, in the pool and its
-// backend, and ties u to them for the end of the connection.
+// backend, and ties u to the pool for the end of the connection.
 func (p *Pool) countConnected(u *Upstream) {
 	now := time.Now().UnixNano()
 	u.pool = p
 	p.stats.conns.opened(now)
-	if m := p.memberOf(u.Backend); m != nil {
-		u.member = m
+	if m := u.member; m != nil {
 		n := u.Backend.Active()
 		for old := m.stats.maxActive.Load(); n > old && !m.stats.maxActive.CompareAndSwap(old, n); old = m.stats.maxActive.Load() {
 		}

@@ -74,7 +74,6 @@ type Proxy struct {
 // Its session is set once the relay has started; a close that comes
 // earlier is remembered and applied then.
 type liveConn struct {
-	backend *balance.Backend // for closing a backend's sessions
 	mu      sync.Mutex
 	session *splice.Session
 	killed  bool
@@ -246,6 +245,8 @@ func (p *Proxy) handle(c net.Conn) error {
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}
+	lc := &liveConn{}
+	up.SetClose(lc.close)
 	backendConn := up.Conn
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 
@@ -263,7 +264,6 @@ func (p *Proxy) handle(c net.Conn) error {
 	ev.Up = int64(len(hello.Bytes))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
-	lc := &liveConn{backend: up.Backend}
 	p.mu.Lock()
 	delete(p.pending, c)
 	p.live[lc] = struct{}{}
@@ -458,7 +458,7 @@ func pacedClose(ctx context.Context, live []*liveConn, window time.Duration) err
 	defer timer.Stop()
 	<-timer.C
 	for i, lc := range live {
-		at := start.Add(time.Duration(i)*slot + time.Duration(rand.Int64N(int64(slot)+1)))
+		at := start.Add(paceOffset(i, slot))
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {

@@ -78,9 +78,14 @@ type BackendStats struct {
 	// DialFailing reports that a dial failed recently and the backend is
 	// left out for the pool's FailWindow.
 	DialFailing bool `json:"dial_failing"`
-	// LastChange is when State or Down last changed (or the backend
-	// joined the pool).
-	LastChange time.Time `json:"last_change"`
+	// LastChange is when State or Down last changed; zero if neither
+	// has changed since the backend joined the pool.
+	LastChange time.Time `json:"last_change,omitzero"`
+	// DownReason is the error a health source gave for marking the
+	// backend down (see Pool.MarkDown), empty if none.
+	DownReason string `json:"down_reason,omitempty"`
+	// Sessions is the number of live connections CloseSessions can close.
+	Sessions int `json:"sessions"`
 	// Weight is the weight the balancer uses; Backup and MaxConn are
 	// configuration.
 	Weight  int  `json:"weight"`
@@ -150,9 +155,6 @@ func (p *Proxy) Pool(name string) *Pool {
 // configured order. It is safe to call at any time.
 func (p *Pool) Stats() PoolStats {
 	now := time.Now()
-	p.mu.Lock()
-	members := append([]*member(nil), p.members...)
-	p.mu.Unlock()
 	table := p.Sticky
 	if table == nil {
 		table = &p.liveIDs
@@ -162,23 +164,26 @@ func (p *Pool) Stats() PoolStats {
 		ConnStats:     p.stats.conns.snapshot(now.UnixNano()),
 		PoolCounters:  p.Counters(),
 		StickyEntries: table.Len(),
-		Backends:      make([]BackendStats, 0, len(members)),
 	}
-	for _, m := range members {
-		s.Backends = append(s.Backends, m.statsAt(now))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.Backends = make([]BackendStats, 0, len(p.members))
+	for _, m := range p.members {
+		s.Backends = append(s.Backends, m.statsLocked(now))
 	}
 	return s
 }
 
-// statsAt copies the member's statistics.
-func (m *member) statsAt(now time.Time) BackendStats {
+// statsLocked copies the member's statistics; the caller holds Pool.mu.
+func (m *member) statsLocked(now time.Time) BackendStats {
 	b := m.backend
 	state, down := State(m.state.Load()), m.down.Load()
 	s := BackendStats{
 		Name: b.ID(), Addr: b.Addr,
 		State: state.String(), Down: down,
 		DialFailing: m.failedUntil.Load() > now.UnixNano(),
-		LastChange:  time.Unix(0, m.stats.changed.Load()),
+		LastChange:  m.since,
+		Sessions:    m.sessions.len(),
 		Weight:      b.EffectiveWeight(), Backup: b.Backup, MaxConn: b.MaxConn,
 		ConnStats: ConnStats{
 			Current: b.Active(), Max: m.stats.maxActive.Load(), Total: b.Total(),
@@ -198,6 +203,9 @@ func (m *member) statsAt(now time.Time) BackendStats {
 		s.Status = StatusDrain
 	default:
 		s.Status = StatusUp
+	}
+	if m.healthErr != nil {
+		s.DownReason = m.healthErr.Error()
 	}
 	if c := m.stats.lastCheck.Load(); c != nil {
 		s.LastCheck, s.LastCheckLatency, s.LastCheckError = c.at, c.latency, c.err

@@ -29,7 +29,7 @@ var ErrAdminDisabled = errors.New("stats: admin handler has no credentials")
 //	action=add     pool, backend (name), addr, [weight], [backup=true], [maxconn]
 //	action=remove  pool, backend
 //	action=close   pool, backend, [window=10s]: close its connections,
-//	               paced over the window; the answer comes at its end
+//	               paced over the window (the answer does not wait)
 //	action=sticky  pool, client_id: show the backend the client ID sticks to
 //	action=unstick pool, client_id: clear that entry
 //
@@ -145,13 +145,11 @@ func (a *Admin) do(r *http.Request) (map[string]any, error) {
 			}
 			window = d
 		}
-		// The answer waits for the window: the closes belong to the
-		// request, and a client that gives up stops them.
-		n, err := a.Proxy.CloseSessions(r.Context(), pool, backend, window)
-		if err != nil {
-			return nil, err
+		n, ok := pool.CloseSessions(backend, window)
+		if !ok {
+			return nil, unknownBackend(pool, backend)
 		}
-		out["closed"], out["window"] = n, window.String()
+		out["closing"], out["window"] = n, window.String()
 	case "sticky", "unstick":
 		id := r.Form.Get("client_id")
 		if id == "" {

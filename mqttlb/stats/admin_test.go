@@ -115,7 +115,7 @@ func TestAdminActions(t *testing.T) {
 		{"remove unknown", url.Values{"action": {"remove"}, "pool": {"brokers"}, "backend": {"node4"}}, http.StatusNotFound, nil},
 		{"close", url.Values{"action": {"close"}, "pool": {"brokers"}, "backend": {node}, "window": {"0s"}}, http.StatusOK,
 			func(t *testing.T, answer map[string]any) {
-				assert.Equal(t, 1.0, answer["closed"])
+				assert.Equal(t, 1.0, answer["closing"])
 				waitFor(t, func() bool { return f.ended() == 1 }, "the victim's end")
 			}},
 		{"close bad window", url.Values{"action": {"close"}, "pool": {"brokers"}, "backend": {node}, "window": {"soon"}}, http.StatusBadRequest, nil},
