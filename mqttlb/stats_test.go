@@ -1,8 +1,13 @@
 package mqttlb
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,4 +250,58 @@ func TestCountersDoNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	assert.Equal(t, uint64(101*50), pool.Stats().BytesOut, "the runs were counted (one warm-up, 100 measured)")
+}
+
+func TestConnectionLogLine(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	var buf syncBuffer
+	events := newEventLog()
+	addr := startProxy(t, &Proxy{
+		Routes: []Route{{Name: "sensors", Match: ClientIDPrefix("sensor-"), Pool: pool}},
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil)), OnConn: events.add,
+	})
+	in, out := mqttSession(t, addr, "sensor-1")
+	_, answer := rawConnect(t, addr, connectWire(4, "other", 60))
+	assert.Equal(t, []byte{0x20, 2, 0, 3}, answer, "no route, no default pool")
+	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "two ends")
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2, "one line per connection")
+	var closed, refused map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &closed))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &refused))
+	assert.Equal(t, "connection closed", closed["msg"])
+	assert.Equal(t, "sensor-1", closed["client_id"])
+	assert.Equal(t, "sensors", closed["route"])
+	assert.Equal(t, "brokers", closed["pool"])
+	assert.Equal(t, "node1", closed["backend"])
+	assert.Equal(t, float64(in), closed["up"])
+	assert.Equal(t, float64(out), closed["down"])
+	// After the client's DISCONNECT the broker closes first.
+	assert.Equal(t, "backend closed", closed["end"])
+	assert.Equal(t, "SD", closed["term"])
+	assert.Equal(t, "connection refused", refused["msg"])
+	assert.Equal(t, "default", refused["route"])
+	assert.Equal(t, "no_backend", refused["reason"])
+	assert.Equal(t, "SC", refused["term"])
+}
+
+// syncBuffer is a bytes.Buffer safe for the proxy's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
