@@ -12,10 +12,11 @@ import "github.com/mqttlb/mqttlb/internal/splice"
 // operator closing a backend's sessions). Second letter: R while reading
 // the CONNECT, C while connecting to a backend, D while relaying data.
 //
-//	CD  the client closed or failed while relaying (a normal MQTT end)
-//	SD  the backend closed or failed while relaying
+//	SD  the backend closed or failed while relaying; the usual end after
+//	    a client's DISCONNECT, as the broker closes first
+//	CD  the client closed or failed while relaying
 //	cD  the client was idle past 1.5 × its keep-alive (or IdleTimeout)
-//	KD  killed while relaying: Shutdown, Close, Proxy.CloseSessions
+//	KD  killed while relaying: Shutdown, Close, Pool.CloseSessions
 //	CR  the client left before sending a whole CONNECT
 //	cR  no whole CONNECT within ConnectTimeout
 //	PR  refused: not MQTT, malformed, unsupported version, too large, moved
