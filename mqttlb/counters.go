@@ -61,8 +61,7 @@ func (c *connCounters) rejected(reason string) {
 	c.rejects[reasonIndex(reason)].Add(1)
 }
 
-// snapshot copies the counters. Current and Max are left to the caller
-// where the connections are counted elsewhere (a backend's Active).
+// snapshot copies the counters; now (unix nanoseconds) dates the rate.
 func (c *connCounters) snapshot(now int64) ConnStats {
 	s := ConnStats{
 		Current: c.current.Load(),
