@@ -49,7 +49,11 @@ type RouteStats struct {
 type PoolStats struct {
 	Name string `json:"name"`
 	ConnStats
-	PoolCounters
+	// The pool's event counters, as Pool.Counters gives them.
+	Redispatches       uint64 `json:"redispatches"`
+	DialFailures       uint64 `json:"dial_failures"`
+	DuplicateClientIDs uint64 `json:"duplicate_client_ids"`
+	StickyHits         uint64 `json:"sticky_hits"`
 	// StickyEntries is the number of client IDs in the sticky table (the
 	// live client IDs when the pool has none).
 	StickyEntries int            `json:"sticky_entries"`
@@ -159,11 +163,15 @@ func (p *Pool) Stats() PoolStats {
 	if table == nil {
 		table = &p.liveIDs
 	}
+	c := p.Counters()
 	s := PoolStats{
-		Name:          p.Name,
-		ConnStats:     p.stats.conns.snapshot(now.UnixNano()),
-		PoolCounters:  p.Counters(),
-		StickyEntries: table.Len(),
+		Name:               p.Name,
+		ConnStats:          p.stats.conns.snapshot(now.UnixNano()),
+		Redispatches:       c.Redispatches,
+		DialFailures:       c.DialFailures,
+		DuplicateClientIDs: c.DuplicateClientIDs,
+		StickyHits:         c.StickyHits,
+		StickyEntries:      table.Len(),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

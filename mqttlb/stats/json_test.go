@@ -18,6 +18,8 @@ func utc(t time.Time) time.Time { return t.UTC().Round(0) }
 func TestJSONMatchesTheModel(t *testing.T) {
 	f := newFixture(t)
 	traffic(t, f, 3, 2)
+	disconnect(t, f.connect(t, "keeper", true)) // a session the sticky table keeps
+	waitFor(t, func() bool { return f.ended() == 6 }, "the keeper's end")
 	f.pool.SetState("node2", mqttlb.StateDrain)
 	f.pool.RecordCheck(f.cluster.Nodes()[2].Addr(), errConnRefused, 3*time.Millisecond)
 
@@ -42,10 +44,12 @@ func TestJSONMatchesTheModel(t *testing.T) {
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &raw))
 	proxy := raw["proxy"].(map[string]any)
-	assert.Equal(t, 5.0, proxy["total"])
+	assert.Equal(t, 6.0, proxy["total"])
 	assert.Equal(t, map[string]any{"no_backend": 2.0}, proxy["rejects"])
 	pool := raw["pools"].([]any)[1].(map[string]any) // routes first, the default last
 	assert.Equal(t, "brokers", pool["name"])
+	assert.Equal(t, 0.0, pool["redispatches"])
+	assert.Equal(t, 1.0, pool["sticky_entries"], "the keeper's session")
 	backends := pool["backends"].([]any)
 	assert.Equal(t, "DRAIN", backends[1].(map[string]any)["status"])
 	assert.Equal(t, "connection refused", backends[2].(map[string]any)["last_check_error"])
