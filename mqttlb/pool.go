@@ -137,6 +137,7 @@ type Pool struct {
 	queue slotQueue // connections waiting for a backend below its MaxConn
 
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
+	stats                                              poolCounters
 }
 
 // member is a backend with the state the pool keeps for it.
@@ -146,6 +147,7 @@ type member struct {
 	down        atomic.Bool  // marked down by a health source
 	failedUntil atomic.Int64 // unix nanoseconds; dial failures
 	sessions    sessionSet   // live upstreams, for CloseSessions
+	stats       memberCounters
 
 	// Guarded by Pool.mu, for BackendStatuses.
 	since     time.Time // last change of state or down
@@ -356,6 +358,7 @@ type Upstream struct {
 	ref    sticky.Ref
 	member *member // nil when the backend left the pool during Dial
 	close  upstreamClose
+	pool   *Pool // for the statistics
 	queue  *slotQueue
 }
 
@@ -366,6 +369,7 @@ func (u *Upstream) Release() {
 	u.untrack()
 	u.Backend.Release()
 	u.table.Release(u.ref)
+	u.countReleased()
 	u.queue.wakeOne()
 }
 
@@ -410,6 +414,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 				break
 			}
 			p.dialFailures.Add(1)
+			p.countDialFailure(b)
 			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
 			p.markFailed(b)
 			continue
@@ -422,6 +427,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 			u.member = m
 			m.sessions.add(u)
 		}
+		p.countConnected(u)
 		if ci.ClientID != "" {
 			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
 			if u.Duplicates > 0 {
@@ -433,6 +439,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		}
 		return u, nil
 	}
+	p.stats.conns.rejected("no_backend")
 	return nil, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
 }
 

@@ -66,6 +66,7 @@ type Proxy struct {
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
+	stats      proxyCounters
 
 	mu        sync.Mutex
 	slots     *connSlots // open connections, for MaxConn
@@ -224,6 +225,7 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	start := time.Now()
 	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr()), limit: lim}
+	p.countOpened(start)
 	if limited == nil {
 		limited = p.limitRate(ev.Remote)
 	}
@@ -256,6 +258,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 
 	route, pool := p.route(ci)
 	ev.Route = route
+	p.countRouted(route, start)
 	if pool == nil {
 		return p.refuse(c, version, errors.Join(ErrNoBackend, errNoPool), ev)
 	}
@@ -295,6 +298,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		up.Release()
 		ev.Up += r.Up
 		ev.Down += r.Down
+		up.CountBytes(ev.Up, ev.Down)
 		ev.End = r.End.String()
 		ev.Err = r.Err
 		p.mu.Lock()
@@ -318,7 +322,7 @@ func (p *Proxy) clientIdle(keepAlive uint16) time.Duration {
 func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) error {
 	_ = Reject(c, version, reason)
 	p.untrackPending(c)
-	ev.End = "refused"
+	ev.End = endRefused
 	ev.Err = reason
 	p.finish(ev)
 	return reason
@@ -328,17 +332,18 @@ func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) err
 func (p *Proxy) finish(ev ConnEvent) {
 	p.releaseSlots(ev.limit)
 	ev.Duration = time.Since(ev.Start)
+	p.countEnded(&ev)
 	log := p.logger()
-	if ev.End == "refused" {
+	if ev.End == endRefused {
 		log.Info("connection refused",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "reason", RefusalReason(ev.Err), "err", ev.Err,
-			"duration", ev.Duration)
+			"route", ev.Route, "pool", ev.Pool, "reason", RefusalReason(ev.Err), "err", ev.Err,
+			"duration", ev.Duration, "term", TerminationCode(ev))
 	} else {
 		log.Info("connection closed",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
-			"duration", ev.Duration, "end", ev.End, "err", ev.Err)
+			"route", ev.Route, "pool", ev.Pool, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
+			"duration", ev.Duration, "end", ev.End, "term", TerminationCode(ev), "err", ev.Err)
 	}
 	if p.OnConn != nil {
 		p.OnConn(ev)

@@ -10,6 +10,12 @@
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
 //
+// The stats page is on http://127.0.0.1:8404/stats (-stats), with the same
+// model as JSON on /stats.json and Prometheus metrics on /metrics. Given
+// -admin-user and -admin-pass, /admin takes POSTed runtime changes:
+//
+//	curl -u ops:secret -d action=state -d pool=brokers -d backend=node1 -d state=drain http://127.0.0.1:8404/admin
+//
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
 package main
@@ -64,13 +70,33 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	logFormat := flag.String("log-format", "text", "log `format`: text or json (one line per connection end)")
+	var sc statsConfig
+	flag.StringVar(&sc.addr, "stats", "127.0.0.1:8404", "`address` of the stats page (/stats, /stats.json, /metrics, /admin); empty for none")
+	flag.DurationVar(&sc.refresh, "stats-refresh", 10*time.Second, "stats page refresh `interval`")
+	flag.StringVar(&sc.auth.User, "stats-user", "", "basic-auth `user` of the stats page and JSON; empty for none")
+	flag.StringVar(&sc.auth.Password, "stats-pass", "", "basic-auth `password` of the stats page and JSON")
+	flag.BoolVar(&sc.hideVersion, "stats-hide-version", false, "leave the version off the stats page")
+	flag.StringVar(&sc.admin.User, "admin-user", "", "basic-auth `user` of /admin; /admin is off without it")
+	flag.StringVar(&sc.admin.Password, "admin-pass", "", "basic-auth `password` of /admin")
 	flag.Parse()
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	default:
+		return fmt.Errorf("-log-format %q: want text or json", *logFormat)
+	}
+	if sc.admin.User != "" && sc.admin.Password == "" {
+		return errors.New("-admin-user needs -admin-pass")
+	}
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
 	}
@@ -116,6 +142,15 @@ func run() error {
 		}
 		listeners = append(listeners, ln)
 	}
+	var statsLn net.Listener
+	if sc.addr != "" {
+		if statsLn, err = net.Listen("tcp", sc.addr); err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("stats listen: %w (choose another with -stats, or -stats '' for none)", err)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -128,6 +163,10 @@ func run() error {
 			return nil
 		})
 	}
+	if statsLn != nil {
+		g.Go(func() error { return serveStats(gctx, statsLn, statsHandler(proxy, sc, logger)) })
+		logger.Info("stats page", "url", "http://"+statsLn.Addr().String()+"/stats", "admin", sc.admin.User != "")
+	}
 	for _, ln := range listeners {
 		logger.Info("listening", "addr", ln.Addr().String())
 	}
@@ -136,6 +175,9 @@ func run() error {
 	}
 	if demo {
 		printDemoHelp(listeners[0].Addr().String(), backends)
+		if statsLn != nil {
+			fmt.Printf("Statistics: http://%s/stats (JSON /stats.json, Prometheus /metrics)\n\n", statsLn.Addr())
+		}
 	}
 
 	<-gctx.Done()
