@@ -46,6 +46,7 @@ func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, hello []byte) (*
 		up.Conn.Close()
 		up.Release()
 		pool.dialFailures.Add(1)
+		pool.countDialFailure(up.Backend)
 		pool.logger().Warn("backend failed before its CONNACK", "pool", pool.Name,
 			"backend", up.Backend.ID(), "addr", up.Backend.Addr, "err", err)
 		pool.markFailed(up.Backend)

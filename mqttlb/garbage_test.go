@@ -70,6 +70,7 @@ func TestGarbageIsAnsweredCountedAndLoggedWithinTheCap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(events.all())
+			rejectsBefore := p.Stats().Proxy.Rejects[tc.reason]
 			logsBefore := len(logs.String())
 			var ms0, ms1 runtime.MemStats
 			runtime.GC()
@@ -93,6 +94,7 @@ func TestGarbageIsAnsweredCountedAndLoggedWithinTheCap(t *testing.T) {
 				assert.Equal(t, "refused", ev.End)
 				assert.Equal(t, tc.reason, RefusalReason(ev.Err), "%v", ev.Err)
 			}
+			assert.EqualValues(t, perCase, p.Stats().Proxy.Rejects[tc.reason]-rejectsBefore, "counted")
 			assert.Equal(t, perCase, bytes.Count([]byte(logs.String()[logsBefore:]), []byte("reason="+tc.reason)))
 		})
 	}
