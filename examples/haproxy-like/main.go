@@ -9,6 +9,8 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
+//		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
 //
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
@@ -63,6 +65,7 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	edge := registerEdgeFlags()
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -100,20 +103,17 @@ func run() error {
 		}
 	}
 
-	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger}
+	sendProxy, err := edge.proxyOptions()
+	if err != nil {
+		return err
+	}
+	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger, ProxyProtocol: sendProxy}
 	pool.SetBackends(backends)
 	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
 
-	var listeners []net.Listener
-	for _, addr := range binds {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return fmt.Errorf("listen: %w (is another broker or proxy on it? choose another with -bind)", err)
-		}
-		listeners = append(listeners, ln)
+	listeners, err := edge.listenAll(binds, logger)
+	if err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
