@@ -105,26 +105,40 @@ func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
 }
 
 func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
-	events := newEventLog()
-	pool := &Pool{Name: "brokers"}
-	pool.SetBackends(backendsFor(closedAddr(t)))
-	addr := startWrappedProxy(t, &Proxy{Default: pool, ConnectTimeout: 300 * time.Millisecond, OnConn: events.add},
-		acceptProxyListener)
+	pki := newTestPKI(t)
+	srv := pki.server(t, "proxy")
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
+			events := newEventLog()
+			pool := &Pool{Name: "brokers"}
+			pool.SetBackends(backendsFor(closedAddr(t)))
+			proxy := &Proxy{Default: pool, ConnectTimeout: 300 * time.Millisecond, OnConn: events.add}
+			var addr string
+			if useTLS {
+				addr = startTLSProxy(t, proxy, TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile}, acceptProxyListener)
+			} else {
+				addr = startWrappedProxy(t, proxy, acceptProxyListener)
+			}
 
-	silent, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer silent.Close()
-	noHeader, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer noHeader.Close()
-	_, err = noHeader.Write(connectWire(4, "no-header", 30))
-	require.NoError(t, err)
+			silent, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer silent.Close()
+			noHeader, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			defer noHeader.Close()
+			var first net.Conn = noHeader
+			if useTLS {
+				first = tls.Client(noHeader, pki.clientTLSConfig())
+			}
+			go first.Write(connectWire(4, "no-header", 30))
 
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "both clients refused")
-	for _, ev := range events.all() {
-		assert.Equal(t, "refused", ev.End)
-		assert.Empty(t, ev.ClientID, "nothing read past a missing header")
-		assert.Equal(t, "127.0.0.1", ev.Remote.Addr().String(), "without a header the peer's own address")
+			waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "both clients refused")
+			for _, ev := range events.all() {
+				assert.Equal(t, "refused", ev.End)
+				assert.Empty(t, ev.ClientID, "nothing read past a missing header")
+				assert.Equal(t, "127.0.0.1", ev.Remote.Addr().String(), "without a header the peer's own address")
+			}
+		})
 	}
 }
 

@@ -332,11 +332,13 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 	pool.SetBackends(backendsFor(backend))
 	events := newEventLog()
 	addr := startTLSProxy(t, &Proxy{
-		Routes: []Route{{Name: "devices", Match: ClientCertCN("device-7"), Pool: pool}},
+		Routes: []Route{{Name: "devices", Pool: pool, Match: MatcherFunc(func(ci balance.ConnInfo) bool {
+			return ClientCertCN("device-7").Match(ci) && ServerName("localhost").Match(ci)
+		})}},
 		OnConn: events.add,
 	}, TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile, NextProtos: []string{"mqtt"}}, nil)
 
-	t.Run("routed by CN; CN, SNI, ALPN and client ID in the header", func(t *testing.T) {
+	t.Run("routed by CN and SNI; CN, SNI, ALPN and client ID in the header", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", addr, pki.clientTLSConfig(devices.cert))
 		require.NoError(t, err)
 		defer conn.Close()
@@ -371,6 +373,16 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 
 	t.Run("a CN no route takes is refused", func(t *testing.T) {
 		answer, err := tlsConnect(addr, pki.clientTLSConfig(other.cert), "gateway")
+		require.NoError(t, err)
+		assert.Equal(t, []byte{0x20, 2, 0, 0x03}, answer, "server unavailable")
+	})
+
+	t.Run("without the SNI the route asks for", func(t *testing.T) {
+		// Go sends no SNI for an IP address; the certificate still
+		// verifies against its IP SAN.
+		cfg := pki.clientTLSConfig(devices.cert)
+		cfg.ServerName = "127.0.0.1"
+		answer, err := tlsConnect(addr, cfg, "no-sni")
 		require.NoError(t, err)
 		assert.Equal(t, []byte{0x20, 2, 0, 0x03}, answer, "server unavailable")
 	})
