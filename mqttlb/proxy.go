@@ -2,7 +2,6 @@ package mqttlb
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -206,10 +205,11 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 // caller has registered c as pending.
 func (p *Proxy) handle(c net.Conn) error {
 	start := time.Now()
-	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
+	ev := ConnEvent{Start: start}
 	p.countOpened(start)
 
-	hello, version, err := ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize)
+	hello, version, err := p.readHello(c)
+	ev.Remote, ev.Local = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	if err != nil {
 		ev.ProtocolVersion = version
 		return p.refuse(c, version, err, ev)
@@ -226,9 +226,7 @@ func (p *Proxy) handle(c net.Conn) error {
 		SessionExpiry:    hello.SessionExpiry,
 		HasSessionExpiry: hello.HasSessionExpiry,
 	}
-	if tc, ok := c.(*tls.Conn); ok {
-		ci.ServerName = tc.ConnectionState().ServerName
-	}
+	tlsState := clientTLS(c, &ci)
 	ev.ClientID, ev.Username, ev.ProtocolVersion = ci.ClientID, ci.Username, ci.ProtocolVersion
 
 	route, pool := p.route(ci)
@@ -251,7 +249,7 @@ func (p *Proxy) handle(c net.Conn) error {
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 
 	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	if _, err := backendConn.Write(hello.Bytes); err != nil {
+	if err := pool.writeFirst(backendConn, ci, tlsState, hello.Bytes); err != nil {
 		backendConn.Close()
 		up.Release()
 		ev.Err = err
