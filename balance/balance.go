@@ -145,6 +145,13 @@ type ConnInfo struct {
 	LocalAddr  netip.AddrPort
 	// ServerName is the TLS SNI, empty on plain TCP.
 	ServerName string
+	// ClientCertCN is the first Common Name in the subject of the
+	// client's TLS certificate, and ClientCertSANs are its subject
+	// alternative names (DNS names, IP addresses, e-mail addresses, URIs,
+	// in that order). Both are empty unless the proxy terminated TLS and
+	// verified the certificate.
+	ClientCertCN   string
+	ClientCertSANs []string
 	// ProtocolVersion is the CONNECT's protocol level: 3, 4 or 5.
 	ProtocolVersion byte
 	CleanStart      bool

@@ -1,6 +1,7 @@
 package mqttlb
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,12 +23,12 @@ const maxGreetingSize = 64 << 10
 var errNoConnack = errors.New("no CONNACK from the backend")
 
 // connectBackend dials a backend for the client and forwards hello, the
-// client's bytes so far. With the pool's ConnackTimeout on it also reads
+// client's bytes so far, behind the PROXY header the pool calls for. With the pool's ConnackTimeout on it also reads
 // the backend's first packet and returns it, to be written to the client
 // before the relay starts; a backend that fails to send it in time, or
 // whose connection fails before the client saw a byte, is left out for
 // the fail window and another is tried, up to the pool's Retries.
-func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, hello []byte) (*Upstream, []byte, error) {
+func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, cs *tls.ConnectionState, hello []byte) (*Upstream, []byte, error) {
 	ctx := p.context()
 	retries := pool.Retries
 	if retries == 0 {
@@ -39,7 +40,9 @@ func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, hello []byte) (*
 			return nil, nil, err
 		}
 		up.Redispatched += attempt
-		greeting, err := greet(up.Conn, hello, pool.ConnackTimeout)
+		greeting, err := greet(up.Conn, pool.ConnackTimeout, func(w io.Writer) error {
+			return pool.writeFirst(w, ci, cs, hello)
+		})
 		if err == nil {
 			return up, greeting, nil
 		}
@@ -57,18 +60,18 @@ func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, hello []byte) (*
 	}
 }
 
-// greet writes the client's bytes to the backend and, when timeout is
-// positive, reads exactly the backend's first packet within it, nothing
-// beyond, so that the relay goes on with the byte stream intact.
-func greet(backend net.Conn, hello []byte, timeout time.Duration) ([]byte, error) {
+// greet sends the backend its first bytes with writeFirst and, when
+// timeout is positive, reads exactly the backend's first packet within
+// it, nothing beyond, so that the relay goes on with the byte stream
+// intact.
+func greet(backend net.Conn, timeout time.Duration, writeFirst func(io.Writer) error) ([]byte, error) {
 	if timeout <= 0 {
-		_, err := backend.Write(hello)
-		return nil, err
+		return nil, writeFirst(backend)
 	}
 	if err := backend.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, err
 	}
-	if _, err := backend.Write(hello); err != nil {
+	if err := writeFirst(backend); err != nil {
 		return nil, err
 	}
 	greeting, err := readPacket(backend, maxGreetingSize)

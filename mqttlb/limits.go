@@ -19,12 +19,6 @@ const DefaultMaxSources = 1 << 16
 // on one lock.
 const limiterShards = 64
 
-// refusedConnectTimeout bounds the wait for the CONNECT of a connection
-// that a limit has already refused: it is read only to answer in the
-// client's protocol version, and a flood must not hold goroutines for the
-// full ConnectTimeout.
-const refusedConnectTimeout = time.Second
-
 // ConnLimiter limits the rate of new connections per source address and
 // in total, with token buckets (HAProxy's "rate-limit sessions" and a
 // stick table tracking "conn_rate" per source). A refused client's
@@ -199,20 +193,4 @@ func (p *Proxy) limitRate(remote netip.AddrPort) error {
 		return nil
 	}
 	return p.Limiter.Allow(remote.Addr())
-}
-
-// connectTimeout is the CONNECT deadline for a connection: the configured
-// one, shortened for a connection a limit has refused already.
-func (p *Proxy) connectTimeout(limited error) time.Duration {
-	if limited == nil {
-		return p.ConnectTimeout
-	}
-	t := p.ConnectTimeout
-	if t == 0 {
-		t = DefaultConnectTimeout
-	}
-	if t < 0 || t > refusedConnectTimeout {
-		return refusedConnectTimeout
-	}
-	return t
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/proxyproto"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -91,6 +92,19 @@ type Pool struct {
 	// live connection with a client ID that is already connected goes to
 	// the same backend, where the broker takes the session over.
 	Sticky *sticky.Table
+	// ProxyProtocol, if set, sends every backend connection a PROXY
+	// protocol header, in the same write as the client's CONNECT: the
+	// options of HAProxy's send-proxy, send-proxy-v2, send-proxy-v2-ssl,
+	// send-proxy-v2-ssl-cn and proxy-v2-options (see proxyproto.Options
+	// and its per-broker presets proxyproto.EMQX, HiveMQ, Mosquitto). nil
+	// sends none. A health checker reaching the same listener sends LOCAL
+	// (health.MQTTPing{ProxyHeader: true}, HAProxy's check-send-proxy).
+	ProxyProtocol *proxyproto.Options
+	// ProxyTLVs, if set, gives TLVs to add to each connection's v2 header
+	// after the ones ProxyProtocol selects, such as the client ID in a
+	// custom TLV: proxyproto.Custom(0xE0, []byte(ci.ClientID)). It is
+	// called once per connection, concurrently; v1 headers carry no TLVs.
+	ProxyTLVs func(ci balance.ConnInfo) []proxyproto.TLV
 	// Logger receives dial failures and duplicate client IDs; nil means
 	// slog.Default().
 	Logger *slog.Logger

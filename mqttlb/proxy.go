@@ -2,7 +2,6 @@ package mqttlb
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -224,18 +223,19 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 // caller has registered c as pending.
 func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	start := time.Now()
-	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr()), limit: lim}
+	ev := ConnEvent{Start: start, limit: lim}
 	p.countOpened(start)
-	if limited == nil {
-		limited = p.limitRate(ev.Remote)
-	}
 
-	hello, version, err := ReadConnect(c, p.connectTimeout(limited), p.MaxConnectSize)
+	hello, version, err := p.readHello(c)
+	ev.Remote, ev.Local = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	if err != nil {
 		ev.ProtocolVersion = version
 		return p.refuse(c, version, err, ev)
 	}
 	defer hello.Release()
+	if limited == nil {
+		limited = p.limitRate(ev.Remote)
+	}
 	if limited != nil {
 		ev.ClientID, ev.Username, ev.ProtocolVersion = hello.ClientID, hello.Username, version
 		return p.refuse(c, version, limited, ev)
@@ -251,9 +251,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		SessionExpiry:    hello.SessionExpiry,
 		HasSessionExpiry: hello.HasSessionExpiry,
 	}
-	if tc, ok := c.(*tls.Conn); ok {
-		ci.ServerName = tc.ConnectionState().ServerName
-	}
+	tlsState := clientTLS(c, &ci)
 	ev.ClientID, ev.Username, ev.ProtocolVersion = ci.ClientID, ci.Username, ci.ProtocolVersion
 
 	route, pool := p.route(ci)
@@ -267,7 +265,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		return p.refuse(c, version, ErrNoBackend, ev)
 	}
 	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	up, greeting, err := p.connectBackend(pool, ci, hello.Bytes)
+	up, greeting, err := p.connectBackend(pool, ci, tlsState, hello.Bytes)
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}

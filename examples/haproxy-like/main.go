@@ -9,6 +9,8 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
+//		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
 //
 // The stats page is on http://127.0.0.1:8404/stats (-stats), with the same
 // model as JSON on /stats.json and Prometheus metrics on /metrics. Given
@@ -79,6 +81,7 @@ func run() error {
 	flag.BoolVar(&sc.hideVersion, "stats-hide-version", false, "leave the version off the stats page")
 	flag.StringVar(&sc.admin.User, "admin-user", "", "basic-auth `user` of /admin; /admin is off without it")
 	flag.StringVar(&sc.admin.Password, "admin-pass", "", "basic-auth `password` of /admin")
+	edge := registerEdgeFlags()
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -127,20 +130,17 @@ func run() error {
 		}
 	}
 
-	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger}
+	sendProxy, err := edge.proxyOptions()
+	if err != nil {
+		return err
+	}
+	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger, ProxyProtocol: sendProxy}
 	pool.SetBackends(backends)
 	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
 
-	var listeners []net.Listener
-	for _, addr := range binds {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return fmt.Errorf("listen: %w (is another broker or proxy on it? choose another with -bind)", err)
-		}
-		listeners = append(listeners, ln)
+	listeners, err := edge.listenAll(binds, logger)
+	if err != nil {
+		return err
 	}
 	var statsLn net.Listener
 	if sc.addr != "" {
