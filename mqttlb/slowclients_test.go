@@ -184,6 +184,13 @@ func TestSlowClientsDoNotSlowNormalTraffic(t *testing.T) {
 	t.Logf("%d slow connections opened in %v; per pending connection (both ends, in-process): %d B heap, %d B stack, %.2f goroutines",
 		slow, opened.Round(time.Millisecond), heapPer, stackPer, float64(goroutinesPending)/slow)
 	require.NotEmpty(t, latencies[1])
+	if raceEnabled {
+		// Under the race detector, with other packages' tests on the same
+		// cores, only starvation is caught: pending connections holding
+		// up the relays would cost seconds.
+		assert.Less(t, loaded, time.Second)
+		return
+	}
 	// The bar is 2× the baseline; the extra 25 ms absorbs the
 	// scheduling noise of a shared 2-core machine on millisecond-scale
 	// baselines.
