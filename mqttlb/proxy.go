@@ -59,6 +59,8 @@ type Proxy struct {
 	engine     splice.Engine
 	inShutdown atomic.Bool
 
+	routingTable atomic.Pointer[routingTable] // set by SetRouting
+
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	pending   map[net.Conn]struct{} // accepted, CONNECT not yet relayed
