@@ -9,6 +9,8 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -f haproxy.cfg     # HAProxy's own configuration; SIGHUP reloads it
+//	go run ./examples/haproxy-like -c -f haproxy.cfg  # check the file, exit 0 or 1
 //
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
@@ -63,13 +65,24 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	configFile := flag.String("f", "", "run this HAProxy configuration `file` (config.go lists what maps to what); SIGHUP reloads it")
+	checkOnly := flag.Bool("c", false, "with -f: check the configuration, print every problem as file:line: message, exit 0 or 1")
 	flag.Parse()
+	if *checkOnly {
+		if *configFile == "" {
+			return errors.New("-c needs -f <file>")
+		}
+		os.Exit(checkConfig(*configFile, os.Stdout))
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *configFile != "" {
+		return runConfigFile(*configFile, *grace, logger)
+	}
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
 	}
