@@ -44,35 +44,52 @@ func checkConfig(path string, out io.Writer) int {
 // runConfigFile runs the configuration at path until SIGINT or SIGTERM,
 // reloading it on SIGHUP.
 func runConfigFile(path string, grace time.Duration, logger *slog.Logger) error {
-	r := newConfigRunner(path, logger)
-	p, err := r.load()
-	if err != nil {
-		return err
-	}
-	if err := r.apply(p); err != nil {
-		r.Shutdown(context.Background())
-		return err
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+
+	r := newConfigRunner(path, logger)
+	if err := r.Start(); err != nil {
+		return err
+	}
+	return r.serveSignals(ctx, hup, grace)
+}
+
+// Start loads the file and puts it to work.
+func (r *configRunner) Start() error {
+	p, err := r.load()
+	if err == nil {
+		err = r.apply(p)
+	}
+	if err != nil {
+		r.Shutdown(context.Background())
+	}
+	return err
+}
+
+// serveSignals reloads the file on every value from hup until ctx ends,
+// then shuts down, closing the live connections spread over grace.
+func (r *configRunner) serveSignals(ctx context.Context, hup <-chan os.Signal, grace time.Duration) error {
 	for {
 		select {
 		case <-hup:
 			if err := r.Reload(); err != nil {
-				logger.Error("reload refused; the running configuration stays", "file", path, "err", err)
-				continue
+				r.logger.Error("reload refused; the running configuration stays", "file", r.path, "err", err)
+			} else {
+				r.logger.Info("reloaded", "file", r.path)
 			}
-			logger.Info("reloaded", "file", path)
-			continue
 		case <-ctx.Done():
+			return r.shutdownWithin(grace)
 		}
-		break
 	}
-	logger.Info("shutting down", "grace", grace.String())
+}
+
+// shutdownWithin shuts down, closing the live connections spread over
+// grace.
+func (r *configRunner) shutdownWithin(grace time.Duration) error {
+	r.logger.Info("shutting down", "grace", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return r.Shutdown(sctx)
