@@ -49,7 +49,7 @@ func startRunner(t testing.TB, path string) *configRunner {
 	r := newConfigRunner(path, quietLogger())
 	require.NoError(t, r.Start())
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		r.Shutdown(ctx)
 	})

@@ -180,6 +180,17 @@ func (r *configRunner) Addrs() map[string]string {
 	return out
 }
 
+// Pool returns the pool of a backend in the configuration in force, or
+// nil.
+func (r *configRunner) Pool(backend string) *mqttlb.Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current == nil {
+		return nil
+	}
+	return r.current.pools[backend]
+}
+
 // Proxy returns the proxy of a frontend, or nil.
 func (r *configRunner) Proxy(frontend string) *mqttlb.Proxy {
 	r.mu.Lock()
