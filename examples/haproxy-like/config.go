@@ -20,6 +20,9 @@ import (
 //	server weight N             Backend.Weight (weight 0: takes no new connections)
 //	server backup, maxconn      Backend.Backup, Backend.MaxConn; option allbackups: Pool.AllBackups
 //	server disabled             the backend starts in maintenance
+//	on-marked-down shutdown-sessions, on-marked-up shutdown-backup-sessions
+//	                            Pool.ShutdownSessionsOnDown, ShutdownBackupSessionsOnUp: set on
+//	                            any server, they apply to the whole backend
 //	server source A[:P1-P2]     the pool dials that server from A, on a port in the range
 //	stick-table + stick on      Pool.Sticky (whole client IDs: len is not applied; size, expire)
 //	timeout connect             Pool.DialTimeout
@@ -144,6 +147,8 @@ func (b *planBuilder) backend(be *haproxycfg.Backend) {
 		if s.Source != "" {
 			sources[s.Addr] = s.Source
 		}
+		pool.ShutdownSessionsOnDown = pool.ShutdownSessionsOnDown || s.ShutdownSessionsOnDown
+		pool.ShutdownBackupSessionsOnUp = pool.ShutdownBackupSessionsOnUp || s.ShutdownBackupSessionsOnUp
 		backend := b.reuseBackend(be.Name, s)
 		servers[s.Name] = backend
 		backends = append(backends, backend)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -91,4 +92,41 @@ func TestSourceRange(t *testing.T) {
 	defer cancel()
 	_, err = sourceDialer(map[string]string{"127.0.0.1:1": "192.0.2.1"})(ctx, "tcp", "127.0.0.1:1")
 	assert.Error(t, err, "a source address the host does not have cannot be bound")
+}
+
+// TestUseBackendRoutes routes on the client ID and the user name, and
+// refuses a client ID a content rule rejects with an MQTT answer.
+func TestUseBackendRoutes(t *testing.T) {
+	c := startCluster(t, cluster.Config{Nodes: 2})
+	nodes := c.Nodes()
+	r := startRunner(t, writeTemp(t, `frontend mqtt
+  bind 127.0.0.1:0
+  tcp-request inspect-delay 5s
+  tcp-request content reject if { req.payload(0,0),mqtt_field_value(connect,client_identifier) -m beg banned- }
+  use_backend sensors if { req.payload(0,0),mqtt_field_value(connect,client_identifier) -m beg sensor- }
+  default_backend others
+backend sensors
+  server n1 `+nodes[0].Addr()+`
+backend others
+  server n2 `+nodes[1].Addr()+`
+`))
+	addr := boundAddr(t, r, "127.0.0.1:0")
+	for _, id := range []string{"sensor-1", "sensor-2", "phone-1", "Sensor-3"} {
+		mqttConnect(t, addr, "", id, true)
+	}
+	assert.Equal(t, "node1", holder(t, nodes, "sensor-1"))
+	assert.Equal(t, "node1", holder(t, nodes, "sensor-2"))
+	assert.Equal(t, "node2", holder(t, nodes, "phone-1"))
+	assert.Equal(t, "node2", holder(t, nodes, "Sensor-3"), "-m beg is case sensitive")
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write(connectWire("banned-1", true))
+	require.NoError(t, err)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer := make([]byte, 4)
+	_, err = io.ReadFull(conn, answer)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x20, 2, 0, 3}, answer, "CONNACK 3.1.1 server unavailable")
 }

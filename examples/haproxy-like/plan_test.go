@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/haproxycfg"
 )
 
@@ -43,6 +44,9 @@ func describePlan(p *plan) string {
 		pool := p.pools[name]
 		fmt.Fprintf(&b, "pool %s balancer=%T%+v dial_timeout=%v retries=%d allbackups=%v custom_dial=%v\n",
 			name, pool.Balancer, pool.Balancer, pool.DialTimeout, pool.Retries, pool.AllBackups, pool.DialContext != nil)
+		if pool.ShutdownSessionsOnDown || pool.ShutdownBackupSessionsOnUp {
+			fmt.Fprintf(&b, "  shutdown_sessions_on_down=%v shutdown_backup_sessions_on_up=%v\n", pool.ShutdownSessionsOnDown, pool.ShutdownBackupSessionsOnUp)
+		}
 		if pool.Sticky != nil {
 			fmt.Fprintf(&b, "  sticky ttl=%v max_entries=%d\n", pool.Sticky.TTL, pool.Sticky.MaxEntries)
 		}
@@ -128,4 +132,48 @@ backend be
 	assert.Equal(t, 1, checkConfig(path, &out))
 	assert.Equal(t, path+`:4: backend "be": balance: unknown algorithm "uri": it balances on HTTP data, which MQTT connections do not carry
 `, out.String())
+}
+
+// TestPlanRoutesAndSessionOptions wires use_backend rules on the client ID
+// and user name, and the on-marked-down/up options.
+func TestPlanRoutesAndSessionOptions(t *testing.T) {
+	cfg, err := haproxycfg.Parse("t.cfg", strings.NewReader(`
+frontend mqtt
+  bind 127.0.0.1:0
+  acl admins req.payload(0,0),mqtt_field_value(connect,username) -m str admin ops
+  tcp-request content reject if { req.payload(0,0),mqtt_field_value(connect,client_identifier) -m beg banned- }
+  use_backend sensors if { req.payload(0,0),mqtt_field_value(connect,client_identifier) -m beg sensor- }
+  use_backend ops if admins
+  default_backend sensors
+backend sensors
+  server s1 127.0.0.1:1 check on-marked-down shutdown-sessions
+  server s2 127.0.0.1:2 check
+backend ops
+  server o1 127.0.0.1:3 backup on-marked-up shutdown-backup-sessions
+`))
+	require.NoError(t, err)
+	p, err := buildPlan(cfg, nil, quietLogger())
+	require.NoError(t, err)
+	assert.Equal(t, `frontend mqtt binds=[127.0.0.1:0] connect_timeout=0s idle_timeout=0s
+  route "tcp-request content reject" -> <refuse>
+  route "use_backend sensors" -> sensors
+  route "use_backend ops" -> ops
+  default -> sensors
+pool ops balancer=balance.RoundRobin{} dial_timeout=0s retries=3 allbackups=false custom_dial=false
+  shutdown_sessions_on_down=false shutdown_backup_sessions_on_up=true
+  server o1 127.0.0.1:3 weight=1 backup=true maxconn=0 state=ready
+pool sensors balancer=balance.RoundRobin{} dial_timeout=0s retries=3 allbackups=false custom_dial=false
+  shutdown_sessions_on_down=true shutdown_backup_sessions_on_up=false
+  server s1 127.0.0.1:1 weight=1 backup=false maxconn=0 state=ready
+  server s2 127.0.0.1:2 weight=1 backup=false maxconn=0 state=ready
+check sensors [127.0.0.1:1 127.0.0.1:2] checker=health.TCP{Port:0 ProxyHeader:false Dialer:<nil>} inter=0s fastinter=0s downinter=0s timeout=0s rise=0 fall=0 jitter=0
+`, describePlan(p))
+
+	fe := p.frontends[0]
+	match := func(r int, ci balance.ConnInfo) bool { return fe.routes[r].Match.Match(ci) }
+	assert.True(t, match(0, balance.ConnInfo{ClientID: "banned-7"}))
+	assert.False(t, match(0, balance.ConnInfo{ClientID: "sensor-7"}))
+	assert.True(t, match(1, balance.ConnInfo{ClientID: "sensor-7"}))
+	assert.True(t, match(2, balance.ConnInfo{ClientID: "x", Username: "ops"}))
+	assert.False(t, match(2, balance.ConnInfo{ClientID: "x", Username: "opsx"}))
 }

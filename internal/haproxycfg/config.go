@@ -243,6 +243,9 @@ type Server struct {
 	Source string
 	// Disabled is "disabled": the server starts in maintenance.
 	Disabled bool
+	// ShutdownSessionsOnDown is "on-marked-down shutdown-sessions" and
+	// ShutdownBackupSessionsOnUp "on-marked-up shutdown-backup-sessions".
+	ShutdownSessionsOnDown, ShutdownBackupSessionsOnUp bool
 }
 
 // StickTable is a "stick-table" line.

@@ -94,7 +94,7 @@ defaults
 backend first
   balance source
   server s1 127.0.0.1:1
-  server s2 127.0.0.1:2 no-check weight 0
+  server s2 127.0.0.1:2 no-check weight 0 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions
 defaults
   timeout connect 7000
 backend second
@@ -121,6 +121,9 @@ frontend fe
 	assert.Equal(t, 1, s1.Weight)
 	assert.False(t, s2.Check)
 	assert.Equal(t, 0, s2.Weight)
+	assert.True(t, s2.ShutdownSessionsOnDown)
+	assert.True(t, s2.ShutdownBackupSessionsOnUp)
+	assert.False(t, s1.ShutdownSessionsOnDown)
 
 	// A new defaults section starts from HAProxy's built-in defaults.
 	assert.Equal(t, "roundrobin", second.Balance)

@@ -222,6 +222,16 @@ func (p *parser) serverOptions(srv *Server, args []string, isDefault bool) bool 
 		case "source":
 			err = checkSource(args[1])
 			srv.Source = args[1]
+		case "on-marked-down":
+			if args[1] != "shutdown-sessions" {
+				err = errors.New("only shutdown-sessions is supported")
+			}
+			srv.ShutdownSessionsOnDown = true
+		case "on-marked-up":
+			if args[1] != "shutdown-backup-sessions" {
+				err = errors.New("only shutdown-backup-sessions is supported")
+			}
+			srv.ShutdownBackupSessionsOnUp = true
 		case "init-addr", "resolve-prefer", "slowstart", "observe", "error-limit", "on-error":
 			p.warnf("%s: %q ignored", where, opt)
 		default:
@@ -245,6 +255,7 @@ var takesValue = map[string]bool{
 	"port": true, "inter": true, "fastinter": true, "downinter": true, "rise": true,
 	"fall": true, "weight": true, "maxconn": true, "source": true, "init-addr": true,
 	"resolve-prefer": true, "slowstart": true, "observe": true, "error-limit": true, "on-error": true,
+	"on-marked-down": true, "on-marked-up": true,
 }
 
 // checkSource validates "source <addr>[:<port>[-<port>]]".
