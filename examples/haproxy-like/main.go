@@ -34,6 +34,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/haproxyrun"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -66,14 +67,14 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
-	configFile := flag.String("f", "", "run this HAProxy configuration `file` (config.go lists what maps to what); SIGHUP reloads it")
+	configFile := flag.String("f", "", "run this HAProxy configuration `file` (see internal/haproxyrun for what maps to what); SIGHUP reloads it")
 	checkOnly := flag.Bool("c", false, "with -f: check the configuration, print every problem as file:line: message, exit 0 or 1")
 	flag.Parse()
 	if *checkOnly {
 		if *configFile == "" {
 			return errors.New("-c needs -f <file>")
 		}
-		os.Exit(checkConfig(*configFile, os.Stdout))
+		os.Exit(haproxyrun.Check(*configFile, os.Stdout))
 	}
 
 	level := slog.LevelInfo
@@ -185,4 +186,20 @@ Try it (each client lands on a node of its own; messages reach every node):
 Every connection's end is logged on stderr. Ctrl-C stops.
 
 `, host, port)
+}
+
+// runConfigFile runs the configuration at path until SIGINT or SIGTERM,
+// reloading it on SIGHUP.
+func runConfigFile(path string, grace time.Duration, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	r := haproxyrun.New(path, logger)
+	if err := r.Start(); err != nil {
+		return err
+	}
+	return r.ServeSignals(ctx, hup, grace)
 }

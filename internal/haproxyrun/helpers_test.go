@@ -1,4 +1,4 @@
-package main
+package haproxyrun
 
 import (
 	"context"
@@ -44,9 +44,9 @@ func writeConfig(t testing.TB, path, text string) {
 }
 
 // startRunner runs the configuration at path until the test ends.
-func startRunner(t testing.TB, path string) *configRunner {
+func startRunner(t testing.TB, path string) *Runner {
 	t.Helper()
-	r := newConfigRunner(path, quietLogger())
+	r := New(path, quietLogger())
 	require.NoError(t, r.Start())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -57,7 +57,7 @@ func startRunner(t testing.TB, path string) *configRunner {
 }
 
 // boundAddr returns where the bind address written in the file listens.
-func boundAddr(t testing.TB, r *configRunner, written string) string {
+func boundAddr(t testing.TB, r *Runner, written string) string {
 	t.Helper()
 	addr, ok := r.Addrs()[written]
 	require.True(t, ok, "bind %s is not open (open: %v)", written, r.Addrs())

@@ -1,4 +1,4 @@
-package main
+package haproxyrun
 
 import (
 	"flag"
@@ -97,7 +97,7 @@ func TestSeedConfigsWiring(t *testing.T) {
 // every problem as file:line: message.
 func TestCheckFlag(t *testing.T) {
 	var out strings.Builder
-	assert.Equal(t, 0, checkConfig("testdata/qiita.cfg", &out))
+	assert.Equal(t, 0, Check("testdata/qiita.cfg", &out))
 	assert.Contains(t, out.String(), "Configuration file is valid")
 	assert.Contains(t, out.String(), `testdata/qiita.cfg:11: "option tcplog" ignored`)
 
@@ -112,7 +112,7 @@ backend be
   server s1 127.0.0.1:1883 frobnicate
 `)
 	out.Reset()
-	assert.Equal(t, 1, checkConfig(path, &out))
+	assert.Equal(t, 1, Check(path, &out))
 	assert.Equal(t, path+`:2: 'timeout connect': invalid time "10x" (a number with an optional unit: us, ms, s, m, h, d; bare numbers are milliseconds)
 `+path+`:3: frontend "fe": default_backend "missing" does not exist
 `+path+`:8: server s1: unsupported option "frobnicate"
@@ -129,7 +129,7 @@ backend be
   server s1 127.0.0.1:1883
 `)
 	out.Reset()
-	assert.Equal(t, 1, checkConfig(path, &out))
+	assert.Equal(t, 1, Check(path, &out))
 	assert.Equal(t, path+`:4: backend "be": balance: unknown algorithm "uri": it balances on HTTP data, which MQTT connections do not carry
 `, out.String())
 }

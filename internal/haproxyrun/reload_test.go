@@ -1,4 +1,4 @@
-package main
+package haproxyrun
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	c := startCluster(t, cluster.Config{})
 	nodes := c.Nodes()
 	path := writeTemp(t, weightedConfig(c, "  bind 127.0.0.1:0", 1, 1, 1))
-	r := newConfigRunner(path, quietLogger())
+	r := New(path, quietLogger())
 	require.NoError(t, r.Start())
 	addr := boundAddr(t, r, "127.0.0.1:0")
 
@@ -56,7 +56,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	defer signal.Stop(hup)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- r.serveSignals(ctx, hup, time.Second) }()
+	go func() { served <- r.ServeSignals(ctx, hup, time.Second) }()
 	defer func() {
 		cancel()
 		assert.NoError(t, <-served)

@@ -1,4 +1,4 @@
-package main
+package haproxyrun
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
-// configRunner runs a configuration file and reloads it on demand: the
+// Runner runs a configuration file and reloads it on demand: the
 // running form of "haproxy -f". Each frontend gets one mqttlb.Proxy for
 // the life of the process; a reload swaps its routing (Proxy.SetRouting)
 // and keeps its live connections, keeps the listeners of the addresses
 // still bound, opens the new ones and closes the removed ones. A file
 // with errors is refused and the running configuration stays.
-type configRunner struct {
+type Runner struct {
 	path   string
 	logger *slog.Logger
 
@@ -39,13 +39,13 @@ type boundListener struct {
 	stopped  bool // closed on purpose by a reload
 }
 
-func newConfigRunner(path string, logger *slog.Logger) *configRunner {
-	return &configRunner{path: path, logger: logger, proxies: map[string]*mqttlb.Proxy{}, listeners: map[string]*boundListener{}}
+func New(path string, logger *slog.Logger) *Runner {
+	return &Runner{path: path, logger: logger, proxies: map[string]*mqttlb.Proxy{}, listeners: map[string]*boundListener{}}
 }
 
 // load reads and checks the file and builds its plan against the
 // configuration in force.
-func (r *configRunner) load() (*plan, error) {
+func (r *Runner) load() (*plan, error) {
 	cfg, err := haproxycfg.ParseFile(r.path)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (r *configRunner) load() (*plan, error) {
 }
 
 // Reload reads the file again and applies it. On error nothing changes.
-func (r *configRunner) Reload() error {
+func (r *Runner) Reload() error {
 	p, err := r.load()
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (r *configRunner) Reload() error {
 
 // apply puts a plan to work: listeners first (so that a bind that fails
 // leaves everything as it was), then routing, then health checks.
-func (r *configRunner) apply(p *plan) error {
+func (r *Runner) apply(p *plan) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -152,7 +152,7 @@ func (r *configRunner) apply(p *plan) error {
 }
 
 // serve starts the Serve loop of a new listener. The caller holds r.mu.
-func (r *configRunner) serve(addr, frontend string, ln net.Listener) {
+func (r *Runner) serve(addr, frontend string, ln net.Listener) {
 	bl := &boundListener{frontend: frontend, ln: ln}
 	r.listeners[addr] = bl
 	px := r.proxies[frontend]
@@ -170,7 +170,7 @@ func (r *configRunner) serve(addr, frontend string, ln net.Listener) {
 
 // Addrs returns the bound address of each bind address of the
 // configuration, by the address written in the file.
-func (r *configRunner) Addrs() map[string]string {
+func (r *Runner) Addrs() map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]string, len(r.listeners))
@@ -182,7 +182,7 @@ func (r *configRunner) Addrs() map[string]string {
 
 // Pool returns the pool of a backend in the configuration in force, or
 // nil.
-func (r *configRunner) Pool(backend string) *mqttlb.Pool {
+func (r *Runner) Pool(backend string) *mqttlb.Pool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.current == nil {
@@ -192,7 +192,7 @@ func (r *configRunner) Pool(backend string) *mqttlb.Pool {
 }
 
 // Proxy returns the proxy of a frontend, or nil.
-func (r *configRunner) Proxy(frontend string) *mqttlb.Proxy {
+func (r *Runner) Proxy(frontend string) *mqttlb.Proxy {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.proxies[frontend]
@@ -200,7 +200,7 @@ func (r *configRunner) Proxy(frontend string) *mqttlb.Proxy {
 
 // Shutdown stops the health checks and shuts every proxy down, closing
 // live connections spread over ctx's deadline (see mqttlb.Proxy.Shutdown).
-func (r *configRunner) Shutdown(ctx context.Context) error {
+func (r *Runner) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	if r.stopCheck != nil {

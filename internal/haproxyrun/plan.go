@@ -1,4 +1,4 @@
-package main
+package haproxyrun
 
 import (
 	"fmt"
@@ -11,37 +11,6 @@ import (
 	"github.com/mqttlb/mqttlb/mqttlb"
 	"github.com/mqttlb/mqttlb/sticky"
 )
-
-// How an HAProxy configuration maps onto mqttlb (-f haproxy.cfg):
-//
-//	frontend, listen            one mqttlb.Proxy per frontend, serving its binds
-//	backend                     one mqttlb.Pool
-//	balance, hash-type          Pool.Balancer from balance.ByName (hashing is always consistent)
-//	server weight N             Backend.Weight (weight 0: takes no new connections)
-//	server backup, maxconn      Backend.Backup, Backend.MaxConn; option allbackups: Pool.AllBackups
-//	server disabled             the backend starts in maintenance
-//	on-marked-down shutdown-sessions, on-marked-up shutdown-backup-sessions
-//	                            Pool.ShutdownSessionsOnDown, ShutdownBackupSessionsOnUp: set on
-//	                            any server, they apply to the whole backend
-//	server source A[:P1-P2]     the pool dials that server from A, on a port in the range
-//	stick-table + stick on      Pool.Sticky (whole client IDs: len is not applied; size, expire)
-//	timeout connect             Pool.DialTimeout
-//	retries                     Pool.Retries (a failed dial always moves to another server,
-//	                            as with option redispatch)
-//	tcp-request inspect-delay   Proxy.ConnectTimeout: the wait for the whole CONNECT
-//	tcp-request content         rules evaluated on the CONNECT; mqtt_is_valid always holds, as
-//	                            the proxy refuses anything that is not a valid CONNECT
-//	use_backend, default_backend  mqttlb.Route per rule, Proxy default pool
-//	timeout tunnel, client      Proxy.IdleTimeout, for clients with keep-alive 0 only: a client
-//	                            with a keep-alive is cut after 1.5 x keep-alive of silence
-//	check, port, inter, ...     health.Monitor per backend and check settings: health.TCP, or
-//	                            health.HTTP with option httpchk / http-check send / expect
-//	timeout check               Monitor.Timeout
-//	spread-checks               Monitor.Jitter
-//
-// "timeout server" and "timeout queue" have no counterpart: the relay ends
-// idle connections on the client's side only, and there is no queue (a
-// backend at its maxconn is skipped, not waited for).
 
 // plan is what one configuration file turns into. Building it touches no
 // socket; apply (reload.go) puts it to work.
