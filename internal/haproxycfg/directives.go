@@ -351,11 +351,7 @@ func (p *parser) defaultBackend(sec *section, words []string) {
 		p.errorf("'default_backend' takes a backend name")
 		return
 	}
-	if sec.fe == nil {
-		p.errorf("'default_backend' in a defaults section is not supported here; set it in each frontend")
-		return
-	}
-	sec.fe.DefaultBackend = words[1]
+	sec.set.defaultBackend = words[1]
 }
 
 func (p *parser) acl(sec *section, words []string) {

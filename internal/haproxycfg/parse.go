@@ -172,7 +172,10 @@ func (p *parser) endSection() {
 	}
 	if sec.fe != nil {
 		sec.set.applyFrontend(sec.fe)
-		if sec.fe.Listen && sec.fe.DefaultBackend == "" {
+		// A listen section serves its own servers unless it names
+		// another backend itself; an inherited default_backend does not
+		// count.
+		if sec.fe.Listen && (sec.fe.DefaultBackend == "" || sec.fe.DefaultBackend == p.defaults.defaultBackend) {
 			sec.fe.DefaultBackend = sec.name
 		}
 		if sec.fe.Stats != nil && sec.fe.Stats.URI == "" {

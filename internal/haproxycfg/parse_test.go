@@ -90,11 +90,14 @@ defaults
   balance leastconn
   retries 2
   option redispatch
+  default_backend first
   default-server inter 3s rise 4 fall 5 check
 backend first
   balance source
   server s1 127.0.0.1:1
   server s2 127.0.0.1:2 no-check weight 0 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions
+frontend inherits
+  bind :1887
 defaults
   timeout connect 7000
 backend second
@@ -132,7 +135,8 @@ frontend fe
 	assert.False(t, second.Redispatch)
 	assert.False(t, second.Servers[0].Check)
 
-	fe := cfg.Frontends[0]
+	assert.Equal(t, "first", cfg.Frontends[0].DefaultBackend, "default_backend from defaults")
+	fe := cfg.Frontends[1]
 	var addrs []string
 	for _, b := range fe.Binds {
 		addrs = append(addrs, b.Addr)

@@ -8,19 +8,20 @@ import (
 // settings are what a defaults section passes on to the proxy sections
 // after it (configuration manual §4 "Proxies").
 type settings struct {
-	mode          string
-	maxConn       int
-	balance       string
-	balanceArgs   []string
-	hashType      string
-	retries       int
-	redispatch    bool
-	allBackups    bool
-	httpchk       bool      // option httpchk
-	check         HTTPCheck // its request and expectation
-	inspectDelay  time.Duration
-	defaultServer Server
-	timeouts      map[string]time.Duration
+	mode           string
+	maxConn        int
+	balance        string
+	balanceArgs    []string
+	hashType       string
+	retries        int
+	redispatch     bool
+	allBackups     bool
+	httpchk        bool      // option httpchk
+	check          HTTPCheck // its request and expectation
+	inspectDelay   time.Duration
+	defaultBackend string
+	defaultServer  Server
+	timeouts       map[string]time.Duration
 }
 
 // builtinDefaults are HAProxy's settings before any defaults section.
@@ -50,6 +51,7 @@ func (s settings) applyFrontend(fe *Frontend) {
 	fe.Mode = s.mode
 	fe.MaxConn = s.maxConn
 	fe.InspectDelay = s.inspectDelay
+	fe.DefaultBackend = s.defaultBackend
 	fe.ClientTimeout = s.timeouts["client"]
 	fe.TunnelTimeout = s.timeouts["tunnel"]
 }
