@@ -15,9 +15,13 @@ type routingTable struct {
 // connection sees either the old table or the new one, never a mix.
 //
 // Once SetRouting has been called, the Routes and Default fields are no
-// longer read. routes is copied; the pools are not.
+// longer read; Stats and Pools report the new routes and pools, the route
+// counters starting from zero. routes is copied; the pools are not.
 func (p *Proxy) SetRouting(routes []Route, def *Pool) {
 	p.routingTable.Store(&routingTable{routes: slices.Clone(routes), def: def})
+	// The route counters follow the new routes, from zero, as HAProxy's
+	// do after a reload.
+	p.stats.routes.Store(nil)
 }
 
 // currentRouting returns the table set by SetRouting, or the Routes and

@@ -74,3 +74,19 @@ func TestSetRoutingWhileServing(t *testing.T) {
 		assert.NotEqual(t, "refused", ev.End, "%+v", ev)
 	}
 }
+
+// TestSetRoutingStats: after SetRouting, Stats and Pools report the new
+// routes and pools.
+func TestSetRoutingStats(t *testing.T) {
+	poolA, poolB := &Pool{Name: "a"}, &Pool{Name: "b"}
+	p := &Proxy{Default: poolA}
+	assert.Equal(t, []*Pool{poolA}, p.Pools())
+	p.SetRouting([]Route{{Name: "sensors", Match: ClientIDPrefix("sensor-"), Pool: poolB}}, poolA)
+	assert.Equal(t, []*Pool{poolB, poolA}, p.Pools())
+	var names []string
+	for _, r := range p.Stats().Routes {
+		names = append(names, r.Name)
+	}
+	assert.Equal(t, []string{"sensors", "default"}, names)
+	p.Close()
+}

@@ -237,6 +237,9 @@ type Server struct {
 	// SSL TLV (with the client certificate's CN).
 	SendProxy                    string
 	SendProxySSL, SendProxySSLCN bool
+	// ProxyV2Options is "proxy-v2-options", the TLVs to add, as written
+	// (comma-separated).
+	ProxyV2Options string
 	// CheckSendProxy is "check-send-proxy".
 	CheckSendProxy bool
 	// Source is "source", empty when not set: addr[:port[-port]].

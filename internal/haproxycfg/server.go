@@ -203,6 +203,8 @@ func (p *parser) serverOptions(srv *Server, args []string, isDefault bool) bool 
 			srv.SendProxy, srv.SendProxySSL, srv.SendProxySSLCN = "v2", true, true
 		case "check-send-proxy":
 			srv.CheckSendProxy = true
+		case "proxy-v2-options":
+			srv.ProxyV2Options = args[1]
 		case "port":
 			srv.CheckPort, err = parseCount(args[1], 65535)
 		case "inter":
@@ -255,7 +257,7 @@ var takesValue = map[string]bool{
 	"port": true, "inter": true, "fastinter": true, "downinter": true, "rise": true,
 	"fall": true, "weight": true, "maxconn": true, "source": true, "init-addr": true,
 	"resolve-prefer": true, "slowstart": true, "observe": true, "error-limit": true, "on-error": true,
-	"on-marked-down": true, "on-marked-up": true,
+	"on-marked-down": true, "on-marked-up": true, "proxy-v2-options": true,
 }
 
 // checkSource validates "source <addr>[:<port>[-<port>]]".

@@ -12,11 +12,20 @@
 //	signal.Notify(hup, syscall.SIGHUP)
 //	return r.ServeSignals(ctx, hup, 10*time.Second) // until ctx ends
 //
-// How the configuration maps onto mqttlb (not yet: ssl binds, accept-proxy
-// and send-proxy*, which are reported as errors, and the stats page, which
-// is skipped with a warning):
+// How the configuration maps onto mqttlb:
 //
 //	frontend, listen            one mqttlb.Proxy per frontend, serving its binds
+//	bind ssl crt F [ca-file C] [verify required] [alpn L]
+//	                            tls.NewListener with mqttlb.TLSConfig (relative paths from
+//	                            the configuration file's directory; one crt per bind line)
+//	bind accept-proxy           the listener reads a PROXY v1/v2 header first (go-proxyproto)
+//	send-proxy, send-proxy-v2, send-proxy-v2-ssl, send-proxy-v2-ssl-cn, proxy-v2-options
+//	                            Pool.ProxyProtocol; the servers of one backend must agree
+//	check-send-proxy            health.TCP{ProxyHeader: true}: a LOCAL header on checks
+//	stats enable, uri, refresh, auth, realm, hide-version
+//	                            the stats.Page of every frontend's proxy at the URI, and
+//	                            its JSON at URI;json (also in mode tcp, where HAProxy
+//	                            ignores them)
 //	backend                     one mqttlb.Pool
 //	balance, hash-type          Pool.Balancer from balance.ByName (hashing is always consistent)
 //	server weight N             Backend.Weight (weight 0: takes no new connections)

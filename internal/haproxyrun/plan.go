@@ -22,13 +22,14 @@ type plan struct {
 	// their connection counts).
 	backends map[string]map[string]*balance.Backend
 	checks   []*checkGroup
+	stats    []*statsPlan
 	warnings []haproxycfg.Diagnostic
 }
 
 // frontendPlan is one frontend's proxy settings and routing.
 type frontendPlan struct {
 	name           string
-	binds          []string
+	binds          []bindPlan
 	routes         []mqttlb.Route
 	def            *mqttlb.Pool
 	connectTimeout time.Duration
@@ -110,9 +111,6 @@ func (b *planBuilder) backend(be *haproxycfg.Backend) {
 			continue
 		}
 		seen[s.Addr] = s.Line
-		if s.SendProxy != "" {
-			b.errorf(be.File, s.Line, "server %s: send-proxy (PROXY protocol %s) is not supported yet (PROXY protocol to brokers: branch int-tls)", s.Name, s.SendProxy)
-		}
 		if s.Source != "" {
 			sources[s.Addr] = s.Source
 		}
@@ -125,6 +123,11 @@ func (b *planBuilder) backend(be *haproxycfg.Backend) {
 	if len(sources) > 0 {
 		pool.DialContext = sourceDialer(sources)
 	}
+	opts, at, err := proxyHeader(be)
+	if err != nil {
+		b.errorf(be.File, at.Line, "%v", err)
+	}
+	pool.ProxyProtocol = opts
 	pool.SetBackends(backends)
 	for _, s := range be.Servers {
 		if s.Disabled {
@@ -170,11 +173,15 @@ func (b *planBuilder) stickyTable(be *haproxycfg.Backend) *sticky.Table {
 // frontend builds the routing of one frontend section.
 func (b *planBuilder) frontend(fe *haproxycfg.Frontend) {
 	if fe.Stats != nil {
-		kind := "frontend"
-		if fe.Listen {
-			kind = "listen"
+		st := &statsPlan{name: fe.Name, stats: *fe.Stats}
+		for _, bind := range fe.Binds {
+			if bind.SSL || bind.AcceptProxy {
+				b.errorf(fe.File, bind.Line, "bind %s: the statistics page is served over plain HTTP here", bind.Addr)
+				continue
+			}
+			st.binds = append(st.binds, bind.Addr)
 		}
-		b.warnf(fe.File, fe.Line, "%s %q: the statistics page is not served yet (branch stats); the section is skipped", kind, fe.Name)
+		b.plan.stats = append(b.plan.stats, st)
 		return
 	}
 	fp := &frontendPlan{name: fe.Name, connectTimeout: fe.InspectDelay, idleTimeout: fe.ClientTimeout}
@@ -185,11 +192,12 @@ func (b *planBuilder) frontend(fe *haproxycfg.Frontend) {
 		b.warnf(fe.File, fe.Line, "frontend %q: maxconn %d is not enforced; the process's descriptor limit applies", fe.Name, fe.MaxConn)
 	}
 	for _, bind := range fe.Binds {
-		if bind.SSL || bind.AcceptProxy {
-			b.errorf(fe.File, bind.Line, "bind %s: ssl and accept-proxy are not supported yet (TLS termination: branch int-tls)", bind.Addr)
+		bp, err := b.bindPlan(fe, bind)
+		if err != nil {
+			b.errorf(fe.File, bind.Line, "%v", err)
 			continue
 		}
-		fp.binds = append(fp.binds, bind.Addr)
+		fp.binds = append(fp.binds, bp)
 	}
 	if rules := fe.ContentRules; len(rules) > 0 {
 		// A rejected connection is routed to no pool, which refuses it

@@ -1,6 +1,7 @@
 package haproxyrun
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -23,7 +24,10 @@ var update = flag.Bool("update", false, "rewrite the golden files of TestSeedCon
 func describePlan(p *plan) string {
 	var b strings.Builder
 	for _, fe := range p.frontends {
-		fmt.Fprintf(&b, "frontend %s binds=%v connect_timeout=%v idle_timeout=%v\n", fe.name, fe.binds, fe.connectTimeout, fe.idleTimeout)
+		fmt.Fprintf(&b, "frontend %s connect_timeout=%v idle_timeout=%v\n", fe.name, fe.connectTimeout, fe.idleTimeout)
+		for _, bind := range fe.binds {
+			fmt.Fprintf(&b, "  bind %s tls=%v accept_proxy=%v\n", bind.addr, describeTLS(bind.tls), bind.acceptProxy)
+		}
 		for _, r := range fe.routes {
 			pool := "<refuse>"
 			if r.Pool != nil {
@@ -47,6 +51,9 @@ func describePlan(p *plan) string {
 		if pool.ShutdownSessionsOnDown || pool.ShutdownBackupSessionsOnUp {
 			fmt.Fprintf(&b, "  shutdown_sessions_on_down=%v shutdown_backup_sessions_on_up=%v\n", pool.ShutdownSessionsOnDown, pool.ShutdownBackupSessionsOnUp)
 		}
+		if pool.ProxyProtocol != nil {
+			fmt.Fprintf(&b, "  send_proxy %+v\n", *pool.ProxyProtocol)
+		}
 		if pool.Sticky != nil {
 			fmt.Fprintf(&b, "  sticky ttl=%v max_entries=%d\n", pool.Sticky.TTL, pool.Sticky.MaxEntries)
 		}
@@ -60,10 +67,21 @@ func describePlan(p *plan) string {
 		fmt.Fprintf(&b, "check %s %v checker=%T%+v inter=%v fastinter=%v downinter=%v timeout=%v rise=%d fall=%d jitter=%v\n",
 			g.backend, g.addrs, m.Checker, m.Checker, m.Interval, m.FastInterval, m.DownInterval, m.Timeout, m.Rise, m.Fall, m.Jitter)
 	}
+	for _, st := range p.stats {
+		fmt.Fprintf(&b, "stats %s binds=%v %+v\n", st.name, st.binds, st.stats)
+	}
 	for _, w := range p.warnings {
 		fmt.Fprintf(&b, "warning %s:%d: %s\n", filepath.Base(w.File), w.Line, w.Message)
 	}
 	return b.String()
+}
+
+// describeTLS tells what a bind's TLS configuration checks.
+func describeTLS(c *tls.Config) string {
+	if c == nil {
+		return "off"
+	}
+	return fmt.Sprintf("client_auth=%v client_cas=%v alpn=%v", c.ClientAuth, c.ClientCAs != nil, c.NextProtos)
 }
 
 // TestSeedConfigsWiring parses each seed configuration and compares what
@@ -154,7 +172,8 @@ backend ops
 	require.NoError(t, err)
 	p, err := buildPlan(cfg, nil, quietLogger())
 	require.NoError(t, err)
-	assert.Equal(t, `frontend mqtt binds=[127.0.0.1:0] connect_timeout=0s idle_timeout=0s
+	assert.Equal(t, `frontend mqtt connect_timeout=0s idle_timeout=0s
+  bind 127.0.0.1:0 tls=off accept_proxy=false
   route "tcp-request content reject" -> <refuse>
   route "use_backend sensors" -> sensors
   route "use_backend ops" -> ops

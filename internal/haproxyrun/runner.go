@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/mqttlb/mqttlb/internal/haproxycfg"
 	"github.com/mqttlb/mqttlb/mqttlb"
@@ -26,17 +28,19 @@ type Runner struct {
 	closed    bool
 	current   *plan
 	proxies   map[string]*mqttlb.Proxy // by frontend name, kept across reloads
+	frontends []string                 // the frontends of the plan in force, in order
 	listeners map[string]*boundListener
 	stopCheck context.CancelFunc
 	checks    sync.WaitGroup // health monitors of the current plan
 	serving   sync.WaitGroup // Serve loops
 }
 
-// boundListener is one bind address and the frontend it serves.
+// boundListener is one bound address and what it serves.
 type boundListener struct {
-	frontend string
-	ln       net.Listener
-	stopped  bool // closed on purpose by a reload
+	owner, key string
+	ln         net.Listener
+	stop       func()
+	stopped    bool // closed on purpose by a reload or Shutdown
 }
 
 func New(path string, logger *slog.Logger) *Runner {
@@ -77,20 +81,12 @@ func (r *Runner) apply(p *plan) error {
 		r.logger.Warn(w.String())
 	}
 
-	want := map[string]string{} // bind address → frontend
-	for _, fe := range p.frontends {
-		for _, addr := range fe.binds {
-			want[addr] = fe.name
-		}
-	}
+	want := wantedListeners(p)
 	opened := map[string]net.Listener{}
-	for addr, fe := range want {
-		if bl := r.listeners[addr]; bl != nil && bl.frontend == fe {
-			continue
-		}
+	for addr, w := range want {
 		if r.listeners[addr] != nil {
-			// The address moves to another frontend: it is closed and
-			// bound again below, after the old one is closed.
+			// Kept as it is, or, when it changes owner or options, closed
+			// and bound again below, after the old one is closed.
 			continue
 		}
 		ln, err := net.Listen("tcp", addr)
@@ -98,7 +94,7 @@ func (r *Runner) apply(p *plan) error {
 			for _, l := range opened {
 				l.Close()
 			}
-			return fmt.Errorf("bind %s (frontend %s): %w", addr, fe, err)
+			return fmt.Errorf("bind %s (%s): %w", addr, w.owner, err)
 		}
 		opened[addr] = ln
 	}
@@ -113,17 +109,21 @@ func (r *Runner) apply(p *plan) error {
 		}
 		px.SetRouting(fe.routes, fe.def)
 	}
+	r.frontends = r.frontends[:0]
+	for _, fe := range p.frontends {
+		r.frontends = append(r.frontends, fe.name)
+	}
 
 	for addr, bl := range r.listeners {
-		if want[addr] != bl.frontend {
+		if w, ok := want[addr]; !ok || w.owner != bl.owner || w.key != bl.key {
 			bl.stopped = true
-			bl.ln.Close()
+			bl.stop()
 			delete(r.listeners, addr)
-			r.logger.Info("unbound", "addr", addr, "frontend", bl.frontend)
+			r.logger.Info("unbound", "addr", addr, "owner", bl.owner)
 		}
 	}
 	var errs []error
-	for addr, fe := range want {
+	for addr, w := range want {
 		if r.listeners[addr] != nil {
 			continue
 		}
@@ -131,11 +131,11 @@ func (r *Runner) apply(p *plan) error {
 		if ln == nil {
 			var err error
 			if ln, err = net.Listen("tcp", addr); err != nil {
-				errs = append(errs, fmt.Errorf("bind %s (frontend %s): %w", addr, fe, err))
+				errs = append(errs, fmt.Errorf("bind %s (%s): %w", addr, w.owner, err))
 				continue
 			}
 		}
-		r.serve(addr, fe, ln)
+		r.serve(addr, w, ln)
 	}
 
 	if r.stopCheck != nil {
@@ -151,19 +151,54 @@ func (r *Runner) apply(p *plan) error {
 	return errors.Join(errs...)
 }
 
-// serve starts the Serve loop of a new listener. The caller holds r.mu.
-func (r *Runner) serve(addr, frontend string, ln net.Listener) {
-	bl := &boundListener{frontend: frontend, ln: ln}
+// wanted is a listener a plan asks for: the MQTT bind of a frontend, or
+// the statistics page of a stats section.
+type wanted struct {
+	owner string // "frontend NAME" or "stats NAME"
+	key   string // the options; a change reopens the listener
+	proxy string // the frontend whose proxy serves it, for MQTT binds
+	bind  bindPlan
+	stats *statsPlan
+}
+
+// wantedListeners lists the listeners of a plan by address.
+func wantedListeners(p *plan) map[string]wanted {
+	want := map[string]wanted{}
+	for _, fe := range p.frontends {
+		for _, b := range fe.binds {
+			want[b.addr] = wanted{owner: "frontend " + fe.name, key: b.key, proxy: fe.name, bind: b}
+		}
+	}
+	for _, st := range p.stats {
+		for _, addr := range st.binds {
+			want[addr] = wanted{owner: "stats " + st.name, key: st.key(), stats: st}
+		}
+	}
+	return want
+}
+
+// serve starts serving a new listener. The caller holds r.mu.
+func (r *Runner) serve(addr string, w wanted, ln net.Listener) {
+	bl := &boundListener{owner: w.owner, key: w.key, ln: ln}
 	r.listeners[addr] = bl
-	px := r.proxies[frontend]
-	r.logger.Info("listening", "addr", ln.Addr().String(), "frontend", frontend)
+	r.logger.Info("listening", "addr", ln.Addr().String(), "owner", w.owner)
+	var run func() error
+	if w.stats != nil {
+		srv := &http.Server{Handler: w.stats.handler(r), ReadHeaderTimeout: 10 * time.Second}
+		bl.stop = func() { srv.Close() }
+		run = func() error { return srv.Serve(ln) }
+	} else {
+		px := r.proxies[w.proxy]
+		bl.stop = func() { ln.Close() }
+		run = func() error { return px.Serve(w.bind.wrap(ln)) }
+	}
 	r.serving.Go(func() {
-		err := px.Serve(ln)
+		err := run()
 		r.mu.Lock()
 		stopped := bl.stopped
 		r.mu.Unlock()
-		if err != nil && !stopped && !errors.Is(err, mqttlb.ErrProxyClosed) {
-			r.logger.Error("listener failed", "addr", addr, "frontend", frontend, "err", err)
+		if err != nil && !stopped && !errors.Is(err, mqttlb.ErrProxyClosed) && !errors.Is(err, http.ErrServerClosed) {
+			r.logger.Error("listener failed", "addr", addr, "owner", w.owner, "err", err)
 		}
 	})
 }
@@ -208,6 +243,7 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	}
 	for _, bl := range r.listeners {
 		bl.stopped = true
+		bl.stop()
 	}
 	proxies := make([]*mqttlb.Proxy, 0, len(r.proxies))
 	for _, px := range r.proxies {
