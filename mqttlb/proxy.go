@@ -67,6 +67,8 @@ type Proxy struct {
 	inShutdown atomic.Bool
 	stats      proxyCounters
 
+	routingTable atomic.Pointer[routingTable] // set by SetRouting
+
 	mu        sync.Mutex
 	slots     *connSlots // open connections, for MaxConn
 	listeners map[*net.Listener]struct{}
