@@ -32,4 +32,31 @@
 // of its backups when a regular backend comes back with
 // [Pool.ShutdownBackupSessionsOnUp]; [Pool.CloseSessions] does the same
 // on demand and [Pool.BackendStatuses] reports each backend's state.
+//
+// # TLS and the PROXY protocol
+//
+// [TLSConfig] terminates TLS with certificates reloaded from their files
+// and optional client verification; the SNI and the client certificate's
+// CN and SANs reach routing ([ServerName], [ClientCertCN],
+// [ClientCertSAN]). [Pool.ProxyProtocol] sends the backend a PROXY header
+// with the client's address and TLS identity (the CN nested in the SSL
+// TLV, where EMQX reads it). Behind another load balancer that sends a
+// PROXY header, wrap the listener with github.com/pires/go-proxyproto; the
+// address it reads is the client's everywhere:
+//
+//	cfg, err := mqttlb.TLSConfig{CertFile: "server.pem", KeyFile: "server.key",
+//		ClientCAFile: "ca.pem", ClientAuth: mqttlb.ClientAuthRequired}.ServerConfig()
+//	pool.ProxyProtocol = &proxyproto.EMQX
+//	ln, err := net.Listen("tcp", ":8883")
+//	go proxy.Serve(tls.NewListener(&pires.Listener{Listener: ln}, cfg))
+//
+// # Floods and faults
+//
+// [Proxy.Limiter] ([ConnLimiter]) limits the rate
+// of new connections per source address and in total; [Proxy.MaxConn],
+// [Proxy.ServeMaxConn] and [balance.Backend.MaxConn] cap open
+// connections per proxy, listener and backend, the last with a bounded
+// queue ([Pool.QueueTimeout], [Pool.MaxQueue]); [Pool.ConnackTimeout]
+// redispatches a client whose backend accepted the connection but never
+// answered its CONNECT.
 package mqttlb

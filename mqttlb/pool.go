@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/proxyproto"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -94,6 +95,19 @@ type Pool struct {
 	// live connection with a client ID that is already connected goes to
 	// the same backend, where the broker takes the session over.
 	Sticky *sticky.Table
+	// ProxyProtocol, if set, sends every backend connection a PROXY
+	// protocol header, in the same write as the client's CONNECT: the
+	// options of HAProxy's send-proxy, send-proxy-v2, send-proxy-v2-ssl,
+	// send-proxy-v2-ssl-cn and proxy-v2-options (see proxyproto.Options
+	// and its per-broker presets proxyproto.EMQX, HiveMQ, Mosquitto). nil
+	// sends none. A health checker reaching the same listener sends LOCAL
+	// (health.MQTTPing{ProxyHeader: true}, HAProxy's check-send-proxy).
+	ProxyProtocol *proxyproto.Options
+	// ProxyTLVs, if set, gives TLVs to add to each connection's v2 header
+	// after the ones ProxyProtocol selects, such as the client ID in a
+	// custom TLV: proxyproto.Custom(0xE0, []byte(ci.ClientID)). It is
+	// called once per connection, concurrently; v1 headers carry no TLVs.
+	ProxyTLVs func(ci balance.ConnInfo) []proxyproto.TLV
 	// Logger receives dial failures and duplicate client IDs; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -113,6 +127,21 @@ type Pool struct {
 	// jitter; 0 means DefaultShutdownWindow, negative closes them all at
 	// once.
 	ShutdownWindow time.Duration
+	// QueueTimeout is how long a connection waits for a free slot when
+	// every usable backend is at its MaxConn (HAProxy's "timeout
+	// queue"); then it is refused with "server unavailable". 0 means
+	// DefaultQueueTimeout, negative means no queue.
+	QueueTimeout time.Duration
+	// MaxQueue bounds the connections waiting at once; 0 means
+	// DefaultMaxQueue. A connection that finds the queue full is refused.
+	MaxQueue int
+	// ConnackTimeout, if positive, makes the proxy read the backend's
+	// first packet (the CONNACK) itself before relaying: a backend that
+	// accepts the TCP connection but sends nothing within ConnackTimeout
+	// after the CONNECT is left out for the fail window and the client is
+	// redispatched, since nothing has reached the client yet. 0 or
+	// negative means off: the relay starts right after the CONNECT.
+	ConnackTimeout time.Duration
 
 	mu      sync.Mutex // serializes snapshot rebuilds
 	members []*member
@@ -122,7 +151,10 @@ type Pool struct {
 	// send duplicates to the same backend.
 	liveIDs sticky.Table
 
+	queue slotQueue // connections waiting for a backend below its MaxConn
+
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
+	stats                                              poolCounters
 }
 
 // member is a backend with the state the pool keeps for it.
@@ -132,6 +164,7 @@ type member struct {
 	down        atomic.Bool  // marked down by a health source
 	failedUntil atomic.Int64 // unix nanoseconds; dial failures
 	sessions    sessionSet   // live upstreams, for CloseSessions
+	stats       memberCounters
 
 	// Guarded by Pool.mu, for BackendStatuses.
 	since     time.Time // last change of state or down
@@ -272,6 +305,7 @@ func (p *Pool) rebuildLocked(now int64) {
 		s.picker = bal.Build(balance.BuildInfo{Backends: eligible})
 	}
 	p.snap.Store(s)
+	p.queue.wakeAll()
 }
 
 // snapshot returns the current snapshot, rebuilding it first when a fail
@@ -341,6 +375,8 @@ type Upstream struct {
 	ref    sticky.Ref
 	member *member // nil when the backend left the pool during Dial
 	close  upstreamClose
+	pool   *Pool // for the statistics
+	queue  *slotQueue
 }
 
 // Release ends the upstream's claims: the backend's active count, the
@@ -350,6 +386,8 @@ func (u *Upstream) Release() {
 	u.untrack()
 	u.Backend.Release()
 	u.table.Release(u.ref)
+	u.countReleased()
+	u.queue.wakeOne()
 }
 
 // Dial places the connection described by ci and connects to the
@@ -393,6 +431,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 				break
 			}
 			p.dialFailures.Add(1)
+			p.countDialFailure(b)
 			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
 			p.markFailed(b)
 			continue
@@ -400,11 +439,12 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		if attempt > 0 {
 			p.redispatches.Add(1)
 		}
-		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table}
+		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table, queue: &p.queue}
 		if m := p.snapshot().byID[b.ID()]; m != nil && m.backend == b {
 			u.member = m
 			m.sessions.add(u)
 		}
+		p.countConnected(u)
 		if ci.ClientID != "" {
 			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
 			if u.Duplicates > 0 {
@@ -416,6 +456,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		}
 		return u, nil
 	}
+	p.stats.conns.rejected("no_backend")
 	return nil, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
 }
 

@@ -2,7 +2,6 @@ package mqttlb
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -55,11 +54,23 @@ type Proxy struct {
 	// OnConn, if set, is called once per connection when it ends or is
 	// refused, from the goroutine that handled it. It must not block.
 	OnConn func(ConnEvent)
+	// MaxConn caps the connections open at once, relayed or not yet
+	// (HAProxy's global "maxconn"): at the cap, Serve stops accepting
+	// until one ends, and ServeConn refuses with ErrQuotaExceeded. 0
+	// means no cap. ServeMaxConn caps one listener.
+	MaxConn int
+	// Limiter, if set, limits the rate of new connections per source
+	// address and in total; nil means no rate limit.
+	Limiter *ConnLimiter
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
+	stats      proxyCounters
+
+	routingTable atomic.Pointer[routingTable] // set by SetRouting
 
 	mu        sync.Mutex
+	slots     *connSlots // open connections, for MaxConn
 	listeners map[*net.Listener]struct{}
 	pending   map[net.Conn]struct{} // accepted, CONNECT not yet relayed
 	live      map[*liveConn]struct{}
@@ -125,6 +136,8 @@ type ConnEvent struct {
 	End string
 	// Err is the refusal or the error that ended the connection, if any.
 	Err error
+
+	limit *listenerLimit // the listener's connection cap, released at the end
 }
 
 // ListenAndServe listens on the TCP address and serves on it.
@@ -140,7 +153,9 @@ func (p *Proxy) ListenAndServe(addr string) error {
 // until Shutdown or Close, when it returns ErrProxyClosed. Temporary
 // accept errors (such as running out of file descriptors) are retried
 // with a backoff of up to one second. Serve closes ln when it returns.
-func (p *Proxy) Serve(ln net.Listener) error {
+func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, nil) }
+
+func (p *Proxy) serve(ln net.Listener, lim *listenerLimit) error {
 	if !p.trackListener(&ln, true) {
 		ln.Close()
 		return ErrProxyClosed
@@ -150,8 +165,12 @@ func (p *Proxy) Serve(ln net.Listener) error {
 
 	var backoff time.Duration
 	for {
+		if !p.awaitSlots(lim) {
+			return ErrProxyClosed
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			p.releaseSlots(lim)
 			if p.inShutdown.Load() {
 				return ErrProxyClosed
 			}
@@ -167,9 +186,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		backoff = 0
 		if !p.trackPending(c) {
 			c.Close()
+			p.releaseSlots(lim)
 			return ErrProxyClosed
 		}
-		go p.serveAccepted(c)
+		go p.serveAccepted(c, lim)
 	}
 }
 
@@ -182,9 +202,9 @@ func isTemporary(err error) bool {
 
 // serveAccepted is the goroutine of one accepted connection until it is
 // handed to the relay or refused.
-func (p *Proxy) serveAccepted(c net.Conn) {
+func (p *Proxy) serveAccepted(c net.Conn, lim *listenerLimit) {
 	defer p.handlers.Done()
-	p.handle(c)
+	p.handle(c, lim, nil)
 }
 
 // ServeConn handles one client connection that the caller accepted: it
@@ -198,21 +218,30 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 		return ErrProxyClosed
 	}
 	defer p.handlers.Done()
-	return p.handle(c)
+	return p.handle(c, nil, p.admitServeConn())
 }
 
 // handle runs the steps of shared/DESIGN.md §2 for one connection. The
 // caller has registered c as pending.
-func (p *Proxy) handle(c net.Conn) error {
+func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	start := time.Now()
-	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
+	ev := ConnEvent{Start: start, limit: lim}
+	p.countOpened(start)
 
-	hello, version, err := ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize)
+	hello, version, err := p.readHello(c)
+	ev.Remote, ev.Local = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	if err != nil {
 		ev.ProtocolVersion = version
 		return p.refuse(c, version, err, ev)
 	}
 	defer hello.Release()
+	if limited == nil {
+		limited = p.limitRate(ev.Remote)
+	}
+	if limited != nil {
+		ev.ClientID, ev.Username, ev.ProtocolVersion = hello.ClientID, hello.Username, version
+		return p.refuse(c, version, limited, ev)
+	}
 	ci := balance.ConnInfo{
 		ClientID:         hello.ClientID,
 		Username:         hello.Username,
@@ -224,13 +253,12 @@ func (p *Proxy) handle(c net.Conn) error {
 		SessionExpiry:    hello.SessionExpiry,
 		HasSessionExpiry: hello.HasSessionExpiry,
 	}
-	if tc, ok := c.(*tls.Conn); ok {
-		ci.ServerName = tc.ConnectionState().ServerName
-	}
+	tlsState := clientTLS(c, &ci)
 	ev.ClientID, ev.Username, ev.ProtocolVersion = ci.ClientID, ci.Username, ci.ProtocolVersion
 
 	route, pool := p.route(ci)
 	ev.Route = route
+	p.countRouted(route, start)
 	if pool == nil {
 		return p.refuse(c, version, errors.Join(ErrNoBackend, errNoPool), ev)
 	}
@@ -238,7 +266,8 @@ func (p *Proxy) handle(c net.Conn) error {
 	if p.inShutdown.Load() {
 		return p.refuse(c, version, ErrNoBackend, ev)
 	}
-	up, err := pool.Dial(p.context(), ci)
+	// Forward the CONNECT and whatever the client pipelined, unchanged.
+	up, greeting, err := p.connectBackend(pool, ci, tlsState, hello.Bytes)
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}
@@ -246,19 +275,18 @@ func (p *Proxy) handle(c net.Conn) error {
 	up.SetClose(lc.close)
 	backendConn := up.Conn
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
-
-	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	if _, err := backendConn.Write(hello.Bytes); err != nil {
+	ev.Up = int64(len(hello.Bytes))
+	if err := p.forwardGreeting(c, greeting); err != nil {
 		backendConn.Close()
 		up.Release()
 		ev.Err = err
-		ev.End = splice.EndBackendError.String()
+		ev.End = splice.EndClientError.String()
 		c.Close()
 		p.untrackPending(c)
 		p.finish(ev)
 		return nil
 	}
-	ev.Up = int64(len(hello.Bytes))
+	ev.Down = int64(len(greeting))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
 	p.mu.Lock()
@@ -269,7 +297,8 @@ func (p *Proxy) handle(c net.Conn) error {
 	lc.started(p.engine.Start(c, backendConn, cfg, func(r splice.Result) {
 		up.Release()
 		ev.Up += r.Up
-		ev.Down = r.Down
+		ev.Down += r.Down
+		up.CountBytes(ev.Up, ev.Down)
 		ev.End = r.End.String()
 		ev.Err = r.Err
 		p.mu.Lock()
@@ -293,7 +322,7 @@ func (p *Proxy) clientIdle(keepAlive uint16) time.Duration {
 func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) error {
 	_ = Reject(c, version, reason)
 	p.untrackPending(c)
-	ev.End = "refused"
+	ev.End = endRefused
 	ev.Err = reason
 	p.finish(ev)
 	return reason
@@ -301,18 +330,20 @@ func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) err
 
 // finish logs the connection's end and calls OnConn.
 func (p *Proxy) finish(ev ConnEvent) {
+	p.releaseSlots(ev.limit)
 	ev.Duration = time.Since(ev.Start)
+	p.countEnded(&ev)
 	log := p.logger()
-	if ev.End == "refused" {
+	if ev.End == endRefused {
 		log.Info("connection refused",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "reason", RefusalReason(ev.Err), "err", ev.Err,
-			"duration", ev.Duration)
+			"route", ev.Route, "pool", ev.Pool, "reason", RefusalReason(ev.Err), "err", ev.Err,
+			"duration", ev.Duration, "term", TerminationCode(ev))
 	} else {
 		log.Info("connection closed",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
-			"duration", ev.Duration, "end", ev.End, "err", ev.Err)
+			"route", ev.Route, "pool", ev.Pool, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
+			"duration", ev.Duration, "end", ev.End, "term", TerminationCode(ev), "err", ev.Err)
 	}
 	if p.OnConn != nil {
 		p.OnConn(ev)

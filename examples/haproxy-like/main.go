@@ -9,6 +9,16 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -f haproxy.cfg     # HAProxy's own configuration; SIGHUP reloads it
+//	go run ./examples/haproxy-like -c -f haproxy.cfg  # check the file, exit 0 or 1
+//	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
+//		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
+//
+// The stats page is on http://127.0.0.1:8404/stats (-stats), with the same
+// model as JSON on /stats.json and Prometheus metrics on /metrics. Given
+// -admin-user and -admin-pass, /admin takes POSTed runtime changes:
+//
+//	curl -u ops:secret -d action=state -d pool=brokers -d backend=node1 -d state=drain http://127.0.0.1:8404/admin
 //
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
@@ -33,6 +43,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/haproxyrun"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -65,11 +76,29 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
-	reusePort := flag.Bool("reuseport", false, "listen with SO_REUSEPORT, so that several processes share the -bind addresses (Linux)")
+	configFile := flag.String("f", "", "run this HAProxy configuration `file` (see internal/haproxyrun for what maps to what); SIGHUP reloads it")
+	checkOnly := flag.Bool("c", false, "with -f: check the configuration, print every problem as file:line: message, exit 0 or 1")
+	logFormat := flag.String("log-format", "text", "log `format`: text or json (one line per connection end)")
+	var sc statsConfig
+	flag.StringVar(&sc.addr, "stats", "127.0.0.1:8404", "`address` of the stats page (/stats, /stats.json, /metrics, /admin); empty for none")
+	flag.DurationVar(&sc.refresh, "stats-refresh", 10*time.Second, "stats page refresh `interval`")
+	flag.StringVar(&sc.auth.User, "stats-user", "", "basic-auth `user` of the stats page and JSON; empty for none")
+	flag.StringVar(&sc.auth.Password, "stats-pass", "", "basic-auth `password` of the stats page and JSON")
+	flag.BoolVar(&sc.hideVersion, "stats-hide-version", false, "leave the version off the stats page")
+	flag.StringVar(&sc.admin.User, "admin-user", "", "basic-auth `user` of /admin; /admin is off without it")
+	flag.StringVar(&sc.admin.Password, "admin-pass", "", "basic-auth `password` of /admin")
+	edge := registerEdgeFlags()
+	flag.BoolVar(&edge.reusePort, "reuseport", false, "listen with SO_REUSEPORT, so that several processes share the -bind addresses (Linux)")
 	logFlush := flag.Duration("log-flush", time.Second, "write buffered log lines at least this often; 0 writes each line at once")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
 	flag.Parse()
 	setGCDefaults()
+	if *checkOnly {
+		if *configFile == "" {
+			return errors.New("-c needs -f <file>")
+		}
+		os.Exit(haproxyrun.Check(*configFile, os.Stdout))
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -81,7 +110,21 @@ func run() error {
 		defer buffered.Close()
 		logOut = buffered
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	default:
+		return fmt.Errorf("-log-format %q: want text or json", *logFormat)
+	}
+	if sc.admin.User != "" && sc.admin.Password == "" {
+		return errors.New("-admin-user needs -admin-pass")
+	}
+	if *configFile != "" {
+		return runConfigFile(*configFile, *grace, logger)
+	}
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
 	}
@@ -112,20 +155,26 @@ func run() error {
 		}
 	}
 
-	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger}
+	sendProxy, err := edge.proxyOptions()
+	if err != nil {
+		return err
+	}
+	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger, ProxyProtocol: sendProxy}
 	pool.SetBackends(backends)
 	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
 
-	var listeners []net.Listener
-	for _, addr := range binds {
-		ln, err := listenConfig(*reusePort).Listen(context.Background(), "tcp", addr)
-		if err != nil {
+	listeners, err := edge.listenAll(binds, logger)
+	if err != nil {
+		return err
+	}
+	var statsLn net.Listener
+	if sc.addr != "" {
+		if statsLn, err = net.Listen("tcp", sc.addr); err != nil {
 			for _, l := range listeners {
 				l.Close()
 			}
-			return fmt.Errorf("listen: %w (is another broker or proxy on it? choose another with -bind)", err)
+			return fmt.Errorf("stats listen: %w (choose another with -stats, or -stats '' for none)", err)
 		}
-		listeners = append(listeners, ln)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -142,6 +191,10 @@ func run() error {
 			return nil
 		})
 	}
+	if statsLn != nil {
+		g.Go(func() error { return serveStats(gctx, statsLn, statsHandler(proxy, sc, logger)) })
+		logger.Info("stats page", "url", "http://"+statsLn.Addr().String()+"/stats", "admin", sc.admin.User != "")
+	}
 	for _, ln := range listeners {
 		logger.Info("listening", "addr", ln.Addr().String())
 	}
@@ -150,6 +203,9 @@ func run() error {
 	}
 	if demo {
 		printDemoHelp(listeners[0].Addr().String(), backends)
+		if statsLn != nil {
+			fmt.Printf("Statistics: http://%s/stats (JSON /stats.json, Prometheus /metrics)\n\n", statsLn.Addr())
+		}
 	}
 
 	<-gctx.Done()
@@ -189,4 +245,20 @@ Try it (each client lands on a node of its own; messages reach every node):
 Every connection's end is logged on stderr. Ctrl-C stops.
 
 `, host, port)
+}
+
+// runConfigFile runs the configuration at path until SIGINT or SIGTERM,
+// reloading it on SIGHUP.
+func runConfigFile(path string, grace time.Duration, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	r := haproxyrun.New(path, logger)
+	if err := r.Start(); err != nil {
+		return err
+	}
+	return r.ServeSignals(ctx, hup, grace)
 }
