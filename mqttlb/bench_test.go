@@ -42,12 +42,24 @@ func BenchmarkChurn(b *testing.B) {
 	pool := &Pool{Name: "bench"}
 	pool.SetBackends(backendsFor(rawBackend(b, drainUntilEOF)))
 	addr := startProxy(b, &Proxy{Default: pool})
-	wire := connectWire(4, "bench-client", 0)
+	wire := connectWire(4, "bench-00000000", 0)
 	ack := make([]byte, len(connackOK311))
 	b.ReportAllocs()
 	b.ResetTimer()
-	for b.Loop() {
+	for i := 0; b.Loop(); i++ {
+		// A client ID of its own for each connection, as in the bench
+		// harness: a repeated one would be a duplicate while the last
+		// connection's teardown is still under way.
+		numberID(wire, i)
 		churnOnce(b, addr, wire, ack)
+	}
+}
+
+// numberID writes i into the last eight bytes of the CONNECT's client ID.
+func numberID(wire []byte, i int) {
+	for j := len(wire) - 1; j >= len(wire)-8; j-- {
+		wire[j] = byte('0' + i%10)
+		i /= 10
 	}
 }
 

@@ -333,17 +333,21 @@ func (p *Proxy) finish(ev ConnEvent) {
 	p.releaseSlots(ev.limit)
 	ev.Duration = time.Since(ev.Start)
 	p.countEnded(&ev)
+	// Typed attributes: the line is written for every connection, and
+	// key-value pairs would box each number, string and duration.
 	log := p.logger()
+	ctx := context.Background()
 	if ev.End == endRefused {
-		log.Info("connection refused",
-			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "pool", ev.Pool, "reason", RefusalReason(ev.Err), "err", ev.Err,
-			"duration", ev.Duration, "term", TerminationCode(ev))
+		log.LogAttrs(ctx, slog.LevelInfo, "connection refused",
+			slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
+			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("reason", RefusalReason(ev.Err)),
+			slog.Any("err", ev.Err), slog.Duration("duration", ev.Duration), slog.String("term", TerminationCode(ev)))
 	} else {
-		log.Info("connection closed",
-			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "pool", ev.Pool, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
-			"duration", ev.Duration, "end", ev.End, "term", TerminationCode(ev), "err", ev.Err)
+		log.LogAttrs(ctx, slog.LevelInfo, "connection closed",
+			slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
+			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("backend", ev.Backend),
+			slog.Int64("up", ev.Up), slog.Int64("down", ev.Down), slog.Duration("duration", ev.Duration),
+			slog.String("end", ev.End), slog.String("term", TerminationCode(ev)), slog.Any("err", ev.Err))
 	}
 	if p.OnConn != nil {
 		p.OnConn(ev)
