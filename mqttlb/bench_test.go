@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -88,4 +89,36 @@ func TestChurnOnceThroughProxy(t *testing.T) {
 	ev := events.all()[0]
 	require.Equal(t, "once", ev.ClientID)
 	require.Equal(t, int64(len(connectWire(4, "once", 0))+len(disconnectWire)), ev.Up)
+}
+
+// churnAllocBudget is the most allocations a proxied connection may add
+// over the same client and stand-in broker without the proxy (measured:
+// about 45, most of them in the standard library's dial and accept).
+const churnAllocBudget = 60
+
+// TestChurnAllocationBudget fails when the per-connection path (accept,
+// CONNECT, pick, dial, relay, teardown, log line) starts allocating
+// noticeably more than it does now.
+func TestChurnAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items at random, so pooled buffers are allocated afresh")
+	}
+	backend := rawBackend(t, drainUntilEOF)
+	pool := &Pool{Name: "budget"}
+	pool.SetBackends(backendsFor(backend))
+	proxied := startProxy(t, &Proxy{Default: pool})
+	wire := connectWire(4, "budget-00000000", 0)
+	ack := make([]byte, len(connackOK311))
+	i := 0
+	run := func(addr string) func() {
+		return func() {
+			i++
+			numberID(wire, i)
+			churnOnce(t, addr, wire, ack)
+		}
+	}
+	direct := testing.AllocsPerRun(200, run(backend))
+	through := testing.AllocsPerRun(200, run(proxied))
+	t.Logf("allocations per connection: %.0f through the proxy, %.0f direct: %.0f the proxy's", through, direct, through-direct)
+	assert.LessOrEqual(t, through-direct, float64(churnAllocBudget))
 }

@@ -92,7 +92,6 @@ func run() error {
 	logFlush := flag.Duration("log-flush", time.Second, "write buffered log lines at least this often; 0 writes each line at once")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
 	flag.Parse()
-	setGCDefaults()
 	if *checkOnly {
 		if *configFile == "" {
 			return errors.New("-c needs -f <file>")

@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -97,18 +95,4 @@ func servePprof(ctx context.Context, addr string) error {
 		return err
 	}
 	return nil
-}
-
-// setGCDefaults sets the collector's defaults for a proxy, unless the
-// environment sets them: GOGC=200 halves the collections of a connection
-// storm's short-lived garbage for a heap that stays small (the relay keeps
-// about 0.6 KB per idle connection on the heap), and GOMEMLIMIT=1GiB makes
-// the collector work harder instead of growing the heap past it.
-func setGCDefaults() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(1 << 30)
-	}
 }
