@@ -55,6 +55,13 @@ type Proxy struct {
 	// OnConn, if set, is called once per connection when it ends or is
 	// refused, from the goroutine that handled it. It must not block.
 	OnConn func(ConnEvent)
+	// Opaque relays every connection without reading a CONNECT: the
+	// plain TCP passthrough of HAProxy's "mode tcp", for clients whose
+	// MQTT is wrapped in something the proxy does not terminate (such as
+	// WebSocket forwarded to the brokers' own WebSocket port). Routes see
+	// only the addresses and the TLS server name; nothing is refused with
+	// a CONNACK, and IdleTimeout is the only idle limit.
+	Opaque bool
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
@@ -207,11 +214,16 @@ func (p *Proxy) handle(c net.Conn) error {
 	start := time.Now()
 	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
 
-	hello, version, err := ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize)
-	if err != nil {
-		ev.ProtocolVersion = version
-		return p.refuse(c, version, err, ev)
+	var hello Connect
+	if !p.Opaque {
+		var version byte
+		var err error
+		if hello, version, err = ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize); err != nil {
+			ev.ProtocolVersion = version
+			return p.refuse(c, version, err, ev)
+		}
 	}
+	version := hello.ProtocolVersion
 	defer hello.Release()
 	ci := balance.ConnInfo{
 		ClientID:         hello.ClientID,
@@ -224,7 +236,7 @@ func (p *Proxy) handle(c net.Conn) error {
 		SessionExpiry:    hello.SessionExpiry,
 		HasSessionExpiry: hello.HasSessionExpiry,
 	}
-	if tc, ok := c.(*tls.Conn); ok {
+	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok { // *tls.Conn, wss
 		ci.ServerName = tc.ConnectionState().ServerName
 	}
 	ev.ClientID, ev.Username, ev.ProtocolVersion = ci.ClientID, ci.Username, ci.ProtocolVersion

@@ -1,0 +1,427 @@
+package mqttlb
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/sticky"
+)
+
+func TestWebSocketPubSubV5(t *testing.T) {
+	cert := newTestCert(t)
+	for _, tc := range []struct {
+		name   string
+		server *tls.Config
+		client *tls.Config
+		scheme string
+	}{
+		{"ws", nil, nil, "ws"},
+		{"wss", cert.server, cert.client, "wss"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, 3)
+			pool := &Pool{Name: "brokers", Balancer: balance.RoundRobin{}}
+			pool.SetBackends(backendsFor(c.Addrs()...))
+			events := newEventLog()
+			p := &Proxy{Default: pool, OnConn: events.add}
+			if tc.server != nil {
+				p.Routes = []Route{{Name: "by-sni", Match: ServerName("localhost"), Pool: pool}}
+			}
+			addr := startWSProxy(t, p, &WebSocketListener{}, tc.server)
+			t.Cleanup(func() {
+				// Registered first, so it runs last: after the clients
+				// have disconnected.
+				waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= 2 }, "both connections to end")
+				for _, ev := range events.all() {
+					assert.True(t, ev.Remote.Addr().IsLoopback(), "real client address, not a placeholder: %v", ev.Remote)
+					assert.NotZero(t, ev.Remote.Port())
+					if tc.server != nil {
+						assert.Equal(t, "by-sni", ev.Route, "the TLS server name of a wss client routes")
+					}
+				}
+			})
+			testPubSubV5Over(t, wsDialer(tc.scheme+"://"+addr+"/mqtt", tc.client), events)
+		})
+	}
+}
+
+func TestWebSocketFraming(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	addr := startWSProxy(t, &Proxy{Default: pool}, &WebSocketListener{}, nil)
+
+	// SUBSCRIBE (id 1) to "f" at QoS 0, PUBLISH "f" "hello" at QoS 0,
+	// PINGREQ: the broker answers SUBACK, the PUBLISH and PINGRESP.
+	subscribe := []byte{0x82, 6, 0, 1, 0, 1, 'f', 0}
+	publish := []byte{0x30, 8, 0, 1, 'f', 'h', 'e', 'l', 'l', 'o'}
+	pingreq := []byte{0xC0, 0}
+	// The broker sends CONNACK and SUBACK in order; the PUBLISH it
+	// delivers and the PINGRESP may come in either order.
+	want := [][]byte{connackOK311, {0x90, 3, 0, 1, 0}, publish, {0xD0, 0}}
+
+	var connect []byte
+	for i, tc := range []struct {
+		name string
+		send func(t *testing.T, w *rawWS)
+	}{
+		{"all packets in one frame", func(t *testing.T, w *rawWS) {
+			w.writeFrame(t, true, opBinary, bytes.Join([][]byte{connect, subscribe, publish, pingreq}, nil))
+		}},
+		{"CONNECT cut into continuation frames of one message", func(t *testing.T, w *rawWS) {
+			w.writeFrame(t, false, opBinary, connect[:1])
+			w.writeFrame(t, false, opContinuation, connect[1:3])
+			w.writeFrame(t, true, opContinuation, connect[3:])
+			w.writeFrame(t, true, opBinary, bytes.Join([][]byte{subscribe, publish, pingreq}, nil))
+		}},
+		{"every byte its own message", func(t *testing.T, w *rawWS) {
+			for _, b := range bytes.Join([][]byte{connect, subscribe, publish, pingreq}, nil) {
+				w.writeFrame(t, true, opBinary, []byte{b})
+			}
+		}},
+		{"packets straddling messages", func(t *testing.T, w *rawWS) {
+			stream := bytes.Join([][]byte{connect, subscribe, publish, pingreq}, nil)
+			for len(stream) > 0 {
+				n := min(len(stream), 7)
+				w.writeFrame(t, true, opBinary, stream[:n])
+				stream = stream[n:]
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			connect = connectWire(4, fmt.Sprintf("framing-%d", i), 30)
+			w, status := dialRawWS(t, addr, "/mqtt", "mqtt", "")
+			require.Equal(t, http.StatusSwitchingProtocols, status)
+			tc.send(t, w)
+			var got [][]byte
+			for range want {
+				got = append(got, w.readPacket(t))
+			}
+			assert.Equal(t, want[:2], got[:2])
+			assert.ElementsMatch(t, want[2:], got[2:])
+		})
+	}
+}
+
+func TestWebSocketRefusals(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	events := newEventLog()
+	proxy := &Proxy{
+		Default:        pool,
+		Routes:         []Route{{Name: "nowhere", Match: ClientIDPrefix("nowhere-"), Pool: &Pool{Name: "empty"}}},
+		ConnectTimeout: 300 * time.Millisecond,
+		MaxConnectSize: 100,
+		OnConn:         events.add,
+	}
+	addr := startWSProxy(t, proxy, &WebSocketListener{AllowedOrigins: []string{"app.example.com"}}, nil)
+
+	t.Run("upgrade", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, path, protocols, origin string
+			status                        int
+		}{
+			{"mqtt", "/mqtt", "mqtt", "", http.StatusSwitchingProtocols},
+			{"MQTT 3.1 subprotocol", "/mqtt", "mqttv3.1", "", http.StatusSwitchingProtocols},
+			{"mqtt among others", "/mqtt", "chat, mqtt", "", http.StatusSwitchingProtocols},
+			{"allowed origin", "/mqtt", "mqtt", "https://app.example.com", http.StatusSwitchingProtocols},
+			{"same-host origin", "/mqtt", "mqtt", "http://" + addr, http.StatusSwitchingProtocols},
+			{"wrong subprotocol", "/mqtt", "chat", "", http.StatusBadRequest},
+			{"no subprotocol", "/mqtt", "", "", http.StatusBadRequest},
+			{"wrong path", "/ws", "mqtt", "", http.StatusNotFound},
+			{"foreign origin", "/mqtt", "mqtt", "https://evil.example.net", http.StatusForbidden},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, status := dialRawWS(t, addr, tc.path, tc.protocols, tc.origin)
+				assert.Equal(t, tc.status, status)
+			})
+		}
+	})
+
+	t.Run("stream", func(t *testing.T) {
+		oversized := bigConnect311(1000) // more than the first read of 512 bytes
+		for _, tc := range []struct {
+			name    string
+			send    func(t *testing.T, w *rawWS)
+			connack []byte
+			code    websocket.StatusCode
+			reason  string
+		}{
+			{"text frame", func(t *testing.T, w *rawWS) {
+				w.writeFrame(t, true, opText, connectWire(4, "texter", 30))
+			}, nil, websocket.StatusUnsupportedData, "client_closed"},
+			{"garbage", func(t *testing.T, w *rawWS) {
+				w.writeFrame(t, true, opBinary, []byte("GET / HTTP/1.1\r\n\r\n"))
+			}, nil, websocket.StatusProtocolError, "not_mqtt"},
+			{"malformed CONNECT", func(t *testing.T, w *rawWS) {
+				bad := connectWire(4, "bad", 30)
+				bad[9] |= 0x01 // reserved flag [MQTT-3.1.2-3]
+				w.writeFrame(t, true, opBinary, bad)
+			}, nil, websocket.StatusProtocolError, "malformed"},
+			{"CONNECT too large", func(t *testing.T, w *rawWS) {
+				w.writeFrame(t, true, opBinary, oversized)
+			}, nil, websocket.StatusMessageTooBig, "too_large"},
+			{"no CONNECT in time", func(t *testing.T, w *rawWS) {}, nil, websocket.StatusPolicyViolation, "connect_timeout"},
+			{"no backend", func(t *testing.T, w *rawWS) {
+				w.writeFrame(t, true, opBinary, connectWire(4, "nowhere-1", 30))
+			}, []byte{0x20, 2, 0, 0x03}, websocket.StatusTryAgainLater, "no_backend"},
+			{"no backend, MQTT 5", func(t *testing.T, w *rawWS) {
+				w.writeFrame(t, true, opBinary, connectWire(5, "nowhere-5", 30))
+			}, []byte{0x20, 3, 0, 0x88, 0}, websocket.StatusTryAgainLater, "no_backend"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				w, status := dialRawWS(t, addr, "/mqtt", "mqtt", "")
+				require.Equal(t, http.StatusSwitchingProtocols, status)
+				tc.send(t, w)
+				if tc.connack != nil {
+					assert.Equal(t, tc.connack, w.readStream(t, len(tc.connack)))
+				}
+				assert.Equal(t, int(tc.code), w.closeCode())
+				var ev ConnEvent
+				waitFor(t, 5*time.Second, func() bool {
+					for _, e := range events.all() {
+						if e.Remote.String() == w.conn.LocalAddr().String() {
+							ev = e
+							return true
+						}
+					}
+					return false
+				}, "the refusal event")
+				assert.Equal(t, "refused", ev.End)
+				assert.Equal(t, tc.reason, RefusalReason(ev.Err), "%v", ev.Err)
+			})
+		}
+	})
+}
+
+func TestWebSocketShutdownSaysGoingAway(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	proxy := &Proxy{Default: pool}
+	addr := startWSProxy(t, proxy, &WebSocketListener{}, nil)
+
+	w, status := dialRawWS(t, addr, "/mqtt", "mqtt", "")
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	w.writeFrame(t, true, opBinary, connectWire(4, "leaving", 30))
+	require.Equal(t, connackOK311, w.readStream(t, len(connackOK311)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- proxy.Shutdown(ctx) }()
+	assert.Equal(t, int(websocket.StatusGoingAway), w.closeCode())
+	require.NoError(t, <-done)
+}
+
+// TestWebSocketStickinessAcrossTransports reconnects each client ID
+// alternately over TCP and over WebSocket: it must reach the broker that
+// holds its session every time, as TCP clients do.
+func TestWebSocketStickinessAcrossTransports(t *testing.T) {
+	c := startCluster(t, 3)
+	pool := &Pool{Balancer: balance.LeastConn{}, Sticky: &sticky.Table{}}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	events := newEventLog()
+	proxy := &Proxy{Default: pool, OnConn: events.add}
+	tcpAddr := startProxy(t, proxy)
+	wsAddr := startWSProxy(t, proxy, &WebSocketListener{}, nil)
+
+	// session connects id once with Clean Session 0 and reports whether
+	// the broker resumed a session.
+	session := func(t *testing.T, conn net.Conn, id string) bool {
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err := conn.Write(persistentConnect311(id))
+		require.NoError(t, err)
+		ack := make([]byte, 4)
+		_, err = io.ReadFull(conn, ack)
+		require.NoError(t, err, id)
+		require.Equal(t, []byte{0x20, 2, 0x00}, []byte{ack[0], ack[1], ack[3]}, id)
+		conn.Write([]byte{0xE0, 0x00}) // DISCONNECT
+		io.Copy(io.Discard, conn)
+		return ack[2] == 1
+	}
+	transports := []struct {
+		name string
+		dial func(testing.TB) net.Conn
+	}{
+		{"tcp", tcpDialer(tcpAddr)},
+		{"ws", wsDialer("ws://"+wsAddr+"/mqtt", nil)},
+	}
+	ids := clientIDs(30)
+	backendOf := func(id string) string {
+		for _, ev := range events.all() {
+			if ev.ClientID == id {
+				return ev.Backend
+			}
+		}
+		return ""
+	}
+	for round := range 4 {
+		tr := transports[round%2]
+		before := len(events.all())
+		for i, id := range ids {
+			if round == 0 && i%2 == 1 {
+				// The first connections come over both transports too.
+				tr = transports[1]
+			} else if round == 0 {
+				tr = transports[0]
+			}
+			resumed := session(t, tr.dial(t), id)
+			assert.Equal(t, round > 0, resumed, "round %d over %s: %s", round, tr.name, id)
+		}
+		waitFor(t, 10*time.Second, func() bool { return len(events.all()) >= before+len(ids) }, "connection events")
+	}
+	perID := map[string]map[string]bool{}
+	for _, ev := range events.all() {
+		if perID[ev.ClientID] == nil {
+			perID[ev.ClientID] = map[string]bool{}
+		}
+		perID[ev.ClientID][ev.Backend] = true
+	}
+	nodes := map[string]bool{}
+	for _, id := range ids {
+		assert.Len(t, perID[id], 1, "%s stayed on one backend over TCP and WebSocket: %v", id, perID[id])
+		nodes[backendOf(id)] = true
+	}
+	assert.Len(t, nodes, 3, "the clients spread over every node")
+	assert.Equal(t, uint64(len(ids)*3), pool.Counters().StickyHits)
+}
+
+// TestWebSocketBackends sends clients to a broker's own WebSocket
+// endpoint: the proxy dials it as a WebSocket client and frames the
+// stream anew, for TCP and WebSocket clients alike.
+func TestWebSocketBackends(t *testing.T) {
+	broker := startMochiWS(t)
+	pool := &Pool{Name: "ws-brokers", DialContext: (&WebSocketDialer{}).DialContext}
+	pool.SetBackends(backendsFor(broker))
+	events := newEventLog()
+	proxy := &Proxy{Default: pool, OnConn: events.add}
+	tcpAddr := startProxy(t, proxy)
+	wsAddr := startWSProxy(t, proxy, &WebSocketListener{}, nil)
+
+	received := make(chan *paho.Publish, 4)
+	sub := v5ClientOver(t, wsDialer("ws://"+wsAddr+"/mqtt", nil), "ws-sub", received)
+	pub := v5ClientOver(t, tcpDialer(tcpAddr), "tcp-pub", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := sub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "wsb/#", QoS: 2}}})
+	require.NoError(t, err)
+	for qos := range byte(3) {
+		payload := randomPayload(100<<10, uint64(qos))
+		_, err := pub.Publish(ctx, &paho.Publish{Topic: "wsb/q", QoS: qos, Payload: payload})
+		require.NoError(t, err)
+		select {
+		case m := <-received:
+			assert.True(t, bytes.Equal(payload, m.Payload), "QoS %d payload", qos)
+		case <-ctx.Done():
+			t.Fatalf("QoS %d message not delivered", qos)
+		}
+	}
+
+	t.Run("not a WebSocket endpoint", func(t *testing.T) {
+		c := startCluster(t, 1) // plain TCP brokers
+		bad := &Pool{Name: "bad", DialContext: (&WebSocketDialer{}).DialContext, Retries: -1}
+		bad.SetBackends(backendsFor(c.Addrs()...))
+		_, err := bad.Dial(context.Background(), balance.ConnInfo{ClientID: "x"})
+		assert.ErrorIs(t, err, ErrNoBackend)
+	})
+}
+
+// TestOpaqueWebSocketPassthrough forwards WebSocket bytes unread, as
+// HAProxy's "mode tcp" on port 8083 does: the broker terminates the
+// WebSocket.
+func TestOpaqueWebSocketPassthrough(t *testing.T) {
+	broker := startMochiWS(t)
+	pool := &Pool{Name: "ws-brokers"}
+	pool.SetBackends(backendsFor(broker))
+	events := newEventLog()
+	addr := startProxy(t, &Proxy{Default: pool, Opaque: true, OnConn: events.add})
+
+	received := make(chan *paho.Publish, 1)
+	client := v5ClientOver(t, wsDialer("ws://"+addr+"/mqtt", nil), "opaque", received)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "o", QoS: 1}}})
+	require.NoError(t, err)
+	_, err = client.Publish(ctx, &paho.Publish{Topic: "o", QoS: 1, Payload: []byte("through")})
+	require.NoError(t, err)
+	select {
+	case m := <-received:
+		assert.Equal(t, "through", string(m.Payload))
+	case <-ctx.Done():
+		t.Fatal("message not delivered")
+	}
+	client.Disconnect(&paho.Disconnect{})
+	<-client.Done()
+	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection event")
+	ev := events.all()[0]
+	assert.Empty(t, ev.ClientID, "opaque: the CONNECT is not read")
+	assert.Equal(t, "node1", ev.Backend)
+	assert.Positive(t, ev.Up)
+	assert.Positive(t, ev.Down)
+}
+
+// TestWebSocketReadDeadlineIsNotFatal: the relay arms its idle deadline
+// early and re-arms it when it passes; a passed deadline must leave the
+// connection usable, unlike websocket.NetConn's.
+func TestWebSocketReadDeadlineIsNotFatal(t *testing.T) {
+	wsl := &WebSocketListener{Logger: quietLogger()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- wsl.Serve(ln) }()
+	defer func() {
+		wsl.Close()
+		assert.ErrorIs(t, <-served, ErrWebSocketClosed)
+	}()
+	client := wsDialer("ws://"+ln.Addr().String()+"/mqtt", nil)(t)
+	defer client.Close()
+	server, err := wsl.Accept()
+	require.NoError(t, err)
+	defer server.Close()
+	remote, ok := server.RemoteAddr().(*net.TCPAddr)
+	require.True(t, ok, "the client's TCP address, not a placeholder: %v", server.RemoteAddr())
+	assert.True(t, remote.IP.IsLoopback())
+
+	buf := make([]byte, 16)
+	for range 3 {
+		require.NoError(t, server.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+		_, err := server.Read(buf)
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	}
+	require.NoError(t, server.SetReadDeadline(time.Time{}))
+	_, err = client.Write([]byte("still here"))
+	require.NoError(t, err)
+	n, err := server.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "still here", string(buf[:n]))
+
+	// Bytes larger than the reader's buffer come in pieces, in order.
+	long := randomPayload(40<<10, 1)
+	go client.Write(long)
+	got := make([]byte, len(long))
+	_, err = io.ReadFull(server, got)
+	require.NoError(t, err)
+	assert.Equal(t, long, got)
+
+	// A normal close is the end of the stream.
+	client.Close()
+	_, err = server.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+}
