@@ -26,4 +26,10 @@
 // drives a pool through [Pool.SetHealthy]:
 //
 //	go mon.Run(ctx, pool.Addrs(), pool.SetHealthy)
+//
+// A pool closes the live connections of a backend marked down when
+// [Pool.ShutdownSessionsOnDown] is set, spread over a window, and those
+// of its backups when a regular backend comes back with
+// [Pool.ShutdownBackupSessionsOnUp]; [Pool.CloseSessions] does the same
+// on demand and [Pool.BackendStatuses] reports each backend's state.
 package mqttlb

@@ -128,3 +128,42 @@ func TestMosquittoRefusesThroughProxy(t *testing.T) {
 	// 3.1.1 return code 0x05, not authorized (MQTT 3.1.1 §3.2.2.3).
 	assert.Equal(t, []byte{0x20, 2, 0x00, 0x05}, ack, fmt.Sprintf("% x", ack))
 }
+
+// TestMosquittoBridgeThroughProxy: a Mosquitto bridge (try_private, so its
+// CONNECT carries the 0x80 bridge bit on the protocol level) reaches its
+// hub through the proxy, and messages cross it.
+func TestMosquittoBridgeThroughProxy(t *testing.T) {
+	hub := mosquitto.Start(t, mosquitto.Config{})
+	addr, events := roundRobinProxy(t, []string{hub.Addr()})
+	edge := mosquitto.Start(t, mosquitto.Config{ExtraConfig: []string{
+		"connection edge-to-hub",
+		"address " + addr,
+		"topic # both 1",
+		"try_private true",
+		"restart_timeout 1",
+	}})
+	received := make(chan struct{}, 1)
+	sub := v311Client(t, hub.Addr(), "bridge-hub-sub")
+	tok := sub.Subscribe("edge/#", 1, func(_ paho311.Client, _ paho311.Message) {
+		select {
+		case received <- struct{}{}:
+		default:
+		}
+	})
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	pub := v311Client(t, edge.Addr(), "bridge-edge-pub")
+	deadline := time.After(15 * time.Second)
+	for {
+		pub.Publish("edge/hello", 1, false, "through the proxy").WaitTimeout(time.Second)
+		select {
+		case <-received:
+			for _, ev := range events.all() {
+				assert.NotEqual(t, "refused", ev.End, "the bridge was refused: %v", ev.Err)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("no message crossed the bridge through the proxy; proxy events: %+v", events.all())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +94,22 @@ type Pool struct {
 	// Logger receives dial failures and duplicate client IDs; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// ShutdownSessionsOnDown closes the live connections of a backend
+	// when a health source marks it down (HAProxy "on-marked-down
+	// shutdown-sessions"), spread over ShutdownWindow, so that its
+	// clients reconnect to a healthy backend instead of waiting on a node
+	// that may hang. Off by default: a node failing its checks keeps the
+	// clients it still serves.
+	ShutdownSessionsOnDown bool
+	// ShutdownBackupSessionsOnUp closes the live connections on backup
+	// backends when a regular backend in StateReady is marked up again
+	// (HAProxy "on-marked-up shutdown-backup-sessions"), spread over
+	// ShutdownWindow, so that clients return to the regular backends.
+	ShutdownBackupSessionsOnUp bool
+	// ShutdownWindow spreads the closes of the two options above, with
+	// jitter; 0 means DefaultShutdownWindow, negative closes them all at
+	// once.
+	ShutdownWindow time.Duration
 
 	mu      sync.Mutex // serializes snapshot rebuilds
 	members []*member
@@ -113,6 +128,11 @@ type member struct {
 	state       atomic.Int32 // State
 	down        atomic.Bool  // marked down by a health source
 	failedUntil atomic.Int64 // unix nanoseconds; dial failures
+	sessions    sessionSet   // live upstreams, for CloseSessions
+
+	// Guarded by Pool.mu, for BackendStatuses.
+	since     time.Time // last change of state or down
+	healthErr error     // why a health source marked it down
 }
 
 func (m *member) usable(now int64) bool {
@@ -186,17 +206,6 @@ func (p *Pool) Addrs() []string {
 	return out
 }
 
-// SetHealthy marks the backends whose Addr is in healthy as up and every
-// other backend as down. It fits health.Monitor's update callback.
-func (p *Pool) SetHealthy(healthy []string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range p.members {
-		m.down.Store(!slices.Contains(healthy, m.backend.Addr))
-	}
-	p.rebuildLocked(time.Now().UnixNano())
-}
-
 // SetState sets the administrative state of the backend with the given
 // ID (name, or address when unnamed). It reports whether the backend
 // exists.
@@ -207,7 +216,9 @@ func (p *Pool) SetState(id string, s State) bool {
 	if m == nil {
 		return false
 	}
-	m.state.Store(int32(s))
+	if State(m.state.Swap(int32(s))) != s {
+		m.since = time.Now()
+	}
 	p.rebuildLocked(time.Now().UnixNano())
 	return true
 }
@@ -323,13 +334,17 @@ type Upstream struct {
 	// over from them.
 	Duplicates int
 
-	table *sticky.Table
-	ref   sticky.Ref
+	table  *sticky.Table
+	ref    sticky.Ref
+	member *member // nil when the backend left the pool during Dial
+	close  upstreamClose
 }
 
-// Release ends the upstream's claims: the backend's active count and the
-// client ID's sticky reference. It does not close Conn.
+// Release ends the upstream's claims: the backend's active count, the
+// client ID's sticky reference and its place among the backend's live
+// sessions. It does not close Conn.
 func (u *Upstream) Release() {
+	u.untrack()
 	u.Backend.Release()
 	u.table.Release(u.ref)
 }
@@ -383,6 +398,10 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 			p.redispatches.Add(1)
 		}
 		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table}
+		if m := p.snapshot().byID[b.ID()]; m != nil && m.backend == b {
+			u.member = m
+			m.sessions.add(u)
+		}
 		if ci.ClientID != "" {
 			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
 			if u.Duplicates > 0 {

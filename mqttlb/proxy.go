@@ -254,6 +254,8 @@ func (p *Proxy) handle(c net.Conn) error {
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}
+	lc := &liveConn{}
+	up.SetClose(lc.close)
 	backendConn := up.Conn
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 
@@ -271,7 +273,6 @@ func (p *Proxy) handle(c net.Conn) error {
 	ev.Up = int64(len(hello.Bytes))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
-	lc := &liveConn{}
 	p.mu.Lock()
 	delete(p.pending, c)
 	p.live[lc] = struct{}{}
@@ -464,7 +465,7 @@ func pacedClose(ctx context.Context, live []*liveConn, window time.Duration) err
 	defer timer.Stop()
 	<-timer.C
 	for i, lc := range live {
-		at := start.Add(time.Duration(i)*slot + time.Duration(rand.Int64N(int64(slot)+1)))
+		at := start.Add(paceOffset(i, slot))
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {

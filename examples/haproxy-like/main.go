@@ -23,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -141,6 +142,14 @@ func run() error {
 	logger.Info("shutting down", "grace", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
+	// A shutdown that overruns its grace by more than a few seconds is
+	// stuck: say where, then leave, as HAProxy's hard-stop-after does.
+	hardStop := time.AfterFunc(*grace+3*time.Second, func() {
+		logger.Error("shutdown overran its grace; goroutines follow, exiting")
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		os.Exit(2)
+	})
+	defer hardStop.Stop()
 	shutdownErr := proxy.Shutdown(sctx)
 	if err := g.Wait(); err != nil {
 		return err

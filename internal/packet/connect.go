@@ -19,6 +19,11 @@ type Connect struct {
 	ProtocolName []byte
 	// Version is the protocol level: V31, V311 or V5.
 	Version byte
+	// Bridge reports that the level byte carried the 0x80 bit with which
+	// a Mosquitto bridge (try_private) announces itself; Version is the
+	// level without it. The specifications do not define the bit; the
+	// brokers a proxy fronts (Mosquitto, EMQX, VerneMQ) accept it.
+	Bridge bool
 	// CleanStart is Clean Session in 3.x.
 	CleanStart bool
 
@@ -74,8 +79,9 @@ func (c *Connect) Password() []byte { return c.password }
 //   - the protocol name is exactly "MQTT" or "MQIsdp" [MQTT-3.1.2-1], else
 //     ErrNotMQTT;
 //   - the level matches the name: "MQIsdp" 3, "MQTT" 4 or 5
-//     [MQTT-3.1.2-2], else ErrUnsupportedVersion (this refuses the 0x80
-//     bridge bit some brokers add to the level);
+//     [MQTT-3.1.2-2], else ErrUnsupportedVersion; the 0x80 bit that
+//     Mosquitto bridges (try_private) add to the level is accepted and
+//     reported as Bridge, since the brokers behind a proxy accept it;
 //   - the reserved connect flag is 0 [MQTT-3.1.2-3]; Will QoS is not 3 and
 //     Will QoS and Will Retain are 0 without the Will Flag (3.1.1
 //     [MQTT-3.1.2-13] to [MQTT-3.1.2-15], 5.0 [MQTT-3.1.2-11] to
@@ -136,7 +142,11 @@ const (
 // flags, the keep-alive and, in MQTT 5, the CONNECT properties (3.1.1
 // §3.1.2, 5.0 §3.1.2).
 func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
-	if cur.pos < min(len(cur.b), cur.end) && cur.b[cur.pos] != 0 {
+	head, err := cur.peek(2, "protocol name")
+	if err != nil {
+		return err
+	}
+	if len(head) > 0 && head[0] != 0 {
 		return newError(ErrNotMQTT, 0, 0, "MQTT-3.1.2-1", "protocol name is longer than 255 bytes")
 	}
 	nameLen, err := cur.u16("protocol name")
@@ -153,7 +163,10 @@ func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
 	}
 	// Compare what has arrived, so that "MQTX" is refused before its
 	// packet is complete.
-	arrived := cur.b[cur.pos:min(len(cur.b), cur.end, cur.pos+len(want))]
+	arrived, err := cur.peek(len(want), "protocol name")
+	if err != nil {
+		return err
+	}
 	if string(arrived) != want[:len(arrived)] {
 		return newError(ErrNotMQTT, 0, 0, "MQTT-3.1.2-1", fmt.Sprintf("protocol name %q is not %q", arrived, want))
 	}
@@ -163,6 +176,10 @@ func (c *Connect) decodeVariableHeader(cur *cursor, headerLen int) error {
 	level, err := cur.u8("protocol level")
 	if err != nil {
 		return err
+	}
+	const bridgeBit = 0x80
+	if level&bridgeBit != 0 && level != bridgeBit {
+		c.Bridge, level = true, level&^bridgeBit
 	}
 	if !(want == nameMQIsdp && level == V31 || want == nameMQTT && (level == V311 || level == V5)) {
 		return newError(ErrUnsupportedVersion, level, ConnackUnsupportedVersion, "MQTT-3.1.2-2",

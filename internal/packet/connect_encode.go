@@ -8,7 +8,9 @@ type ConnectSpec struct {
 	// Version is the protocol level: V31, V311 or V5; 0 means V311. Other
 	// levels are encoded as given with the name "MQTT" and the 3.1.1
 	// layout, to probe how a server refuses them.
-	Version    byte
+	Version byte
+	// Bridge sets the 0x80 bit of the level, as Mosquitto bridges do.
+	Bridge     bool
 	ClientID   string
 	CleanStart bool
 	// KeepAlive is in seconds; 0 turns it off.
@@ -75,7 +77,11 @@ func AppendConnect(dst []byte, s *ConnectSpec) []byte {
 	dst = append(dst, byte(CONNECT)<<4)
 	dst, remaining := beginLength(dst)
 	dst = appendPrefixed(dst, name)
-	dst = append(dst, version, s.flags())
+	level := version
+	if s.Bridge {
+		level |= 0x80
+	}
+	dst = append(dst, level, s.flags())
 	dst = append(dst, byte(s.KeepAlive>>8), byte(s.KeepAlive))
 	if version == V5 {
 		dst = s.Properties.appendBlock(dst)

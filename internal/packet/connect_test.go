@@ -15,7 +15,7 @@ import (
 // so that decoded fields compare with a fixture's want in one assertion.
 func specOf(c *Connect) ConnectSpec {
 	s := ConnectSpec{
-		Version: c.Version, ClientID: string(c.ClientID), CleanStart: c.CleanStart, KeepAlive: c.KeepAlive,
+		Version: c.Version, Bridge: c.Bridge, ClientID: string(c.ClientID), CleanStart: c.CleanStart, KeepAlive: c.KeepAlive,
 		UsernameFlag: c.UsernameFlag, Username: string(c.Username),
 		PasswordFlag: c.PasswordFlag, Password: c.Password(),
 	}
@@ -70,7 +70,7 @@ func userProperties(it UserProperties) []UserProperty {
 }
 
 // fixtureNamed finds a fixture of a table by its name.
-func fixtureNamed[F interface{ fixtureName() string }](t *testing.T, fixtures []F, name string) F {
+func fixtureNamed[F interface{ fixtureName() string }](t testing.TB, fixtures []F, name string) F {
 	t.Helper()
 	for _, f := range fixtures {
 		if f.fixtureName() == name {
@@ -312,4 +312,21 @@ func TestErrorText(t *testing.T) {
 	assert.True(t, errors.Is(err, ErrMalformed))
 	assert.EqualError(t, &Error{Err: ErrNotMQTT, Msg: "noise"}, "packet: not MQTT: noise")
 	assert.EqualError(t, &Error{Err: ErrNotMQTT}, "packet: not MQTT")
+}
+
+// A Mosquitto bridge (try_private) connects with 0x80 added to the level.
+func TestDecodeConnectBridgeBit(t *testing.T) {
+	for _, version := range []byte{V31, V311, V5} {
+		wire := AppendConnect(nil, &ConnectSpec{Version: version, Bridge: true, ClientID: "bridge-a", KeepAlive: 60})
+		c, n, err := DecodeConnect(wire)
+		require.NoError(t, err, "level %#x", version|0x80)
+		assert.Equal(t, len(wire), n)
+		assert.True(t, c.Bridge)
+		assert.Equal(t, version, c.Version)
+		assert.Equal(t, "bridge-a", string(c.ClientID))
+	}
+	// 0x80 alone is no level at all.
+	wire := AppendConnect(nil, &ConnectSpec{Version: 0x80, ClientID: "x"})
+	_, _, err := DecodeConnect(wire)
+	assert.ErrorIs(t, err, ErrUnsupportedVersion)
 }

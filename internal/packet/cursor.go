@@ -22,15 +22,28 @@ type cursor struct {
 	version byte // the protocol level once read; selects the rule citations
 }
 
-// take returns the next n bytes.
-func (c *cursor) take(n int, what string) ([]byte, error) {
+// peek returns as much of the next n bytes as has arrived, without
+// consuming them, so that their content can be judged before the rest
+// comes. A field that does not fit the remaining length is malformed
+// first: checking content only within the bounds keeps the verdict the
+// same for every prefix of the input.
+func (c *cursor) peek(n int, what string) ([]byte, error) {
 	if n > c.end-c.pos {
 		return nil, c.malformed(c.rule("§2.2.3", "§2.1.4"), what+" runs past the remaining length")
 	}
-	if n > len(c.b)-c.pos {
+	arrived := min(n, len(c.b)-c.pos)
+	return c.b[c.pos : c.pos+arrived : c.pos+arrived], nil
+}
+
+// take returns the next n bytes.
+func (c *cursor) take(n int, what string) ([]byte, error) {
+	v, err := c.peek(n, what)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) < n {
 		return nil, ErrNeedMore
 	}
-	v := c.b[c.pos : c.pos+n : c.pos+n]
 	c.pos += n
 	return v, nil
 }

@@ -1,7 +1,7 @@
-// Package packet decodes and encodes the MQTT packets a proxy and a health
-// check need, for MQTT 3.1, 3.1.1 and 5.0: the fixed header of any packet,
-// CONNECT and CONNACK; and it encodes CONNACK, CONNECT, PINGREQ, PINGRESP
-// and DISCONNECT.
+// Package packet reads and writes the MQTT packets a proxy and a health
+// check need, for MQTT 3.1, 3.1.1 and 5.0. It decodes the fixed header of
+// any packet, CONNECT and CONNACK, and encodes CONNACK, CONNECT, PINGREQ,
+// PINGRESP and DISCONNECT.
 //
 // Decoding is offset based and allocates nothing: the decoded values are
 // views into the input, which the caller keeps unmodified while it uses

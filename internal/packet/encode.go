@@ -3,9 +3,10 @@ package packet
 import "encoding/binary"
 
 // The encoders append to dst and return the extended slice, like
-// strconv.AppendInt: they allocate only when dst lacks room. Each reserves
-// four bytes for every length it writes before knowing it (the remaining
-// length, a property length), so room means the packet's size plus eight.
+// strconv.AppendInt: they allocate only when dst lacks room. They reserve
+// four bytes for each length written before it is known (the remaining
+// length, each property length) and close the gap afterwards, so room
+// means the packet's size plus four bytes per length: at most twelve.
 // They do not validate what they are given: encoding a rule-breaking
 // packet is how tests make one.
 

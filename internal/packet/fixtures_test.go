@@ -272,6 +272,10 @@ var badConnects = []badFixture{
 	// Remaining length.
 	{"remaining length with a fifth byte", cat(0x10, 0x80, 0x80, 0x80, 0x80, 0x01), ErrMalformed, 0, 0x81, "§2.2.3"},
 	{"remaining length too short for the protocol name", cat(0x10, 0x02, str("MQTT")), ErrMalformed, 0, 0x81, "§2.2.3"},
+	// Bounds come before content, so that every prefix of the input gets
+	// the same verdict (found by FuzzDecodeConnect).
+	{"protocol name length past the remaining length", cat(0x10, 0x01, 0x30, 0x30), ErrMalformed, 0, 0x81, "§2.2.3"},
+	{"protocol name past the remaining length, though not MQTT", cat(0x10, 0x04, 0x00, 0x04, 'X', 'Y'), ErrMalformed, 0, 0x81, "§2.2.3"},
 	// Protocol name and level.
 	{"protocol name MQTX", pkt(0x10, str("MQTX"), 4, 0x02, 0x00, 0x3C, str("c")), ErrNotMQTT, 0, 0, "MQTT-3.1.2-1"},
 	{"protocol name in lower case", pkt(0x10, str("mqtt"), 4, 0x02, 0x00, 0x3C, str("c")), ErrNotMQTT, 0, 0, "MQTT-3.1.2-1"},
@@ -281,7 +285,8 @@ var badConnects = []badFixture{
 	{"MQIsdp level 4", pkt(0x10, str("MQIsdp"), 4, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 4, 0x84, "MQTT-3.1.2-2"},
 	{"MQTT level 3", pkt(0x10, str("MQTT"), 3, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 3, 0x84, "MQTT-3.1.2-2"},
 	{"MQTT level 6", pkt(0x10, str("MQTT"), 6, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 6, 0x84, "MQTT-3.1.2-2"},
-	{"MQTT level 4 with bridge bit", pkt(0x10, str("MQTT"), 0x84, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 0x84, 0x84, "MQTT-3.1.2-2"},
+	{"MQTT level 6 with bridge bit", pkt(0x10, str("MQTT"), 0x86, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 6, 0x84, "MQTT-3.1.2-2"},
+	{"bridge bit alone", pkt(0x10, str("MQTT"), 0x80, 0x02, 0x00, 0x3C, str("c")), ErrUnsupportedVersion, 0x80, 0x84, "MQTT-3.1.2-2"},
 	{"5.0 remaining length in more bytes than needed",
 		cat(0x10, 0x96, 0x00, str("MQTT"), 5, 0x02, 0x00, 0x3C, props(), str("sensor-42")),
 		ErrMalformed, 5, 0x81, "MQTT-1.5.5-1"},

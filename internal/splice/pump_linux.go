@@ -34,6 +34,11 @@ func (l *loop) service(s *Session) bool {
 		if s.end == 0 {
 			s.end = EndClientClosed
 		}
+		// A client that has said goodbye is not idle: the backend may
+		// take its time to answer.
+		if s.heapIndex >= 0 {
+			l.timers.remove(int(s.heapIndex))
+		}
 		if err := syscall.Shutdown(int(s.up.dst), syscall.SHUT_WR); err != nil {
 			l.finish(s, EndBackendError, os.NewSyscallError("shutdown", err))
 			return false

@@ -115,7 +115,9 @@ func TestRelayRandomChunks(t *testing.T) {
 func TestRelayHalfClose(t *testing.T) {
 	for _, m := range tcpModes() {
 		t.Run(m.name, func(t *testing.T) {
-			r := newRig(t, m, Config{})
+			// The idle timeout must not cut the backend's late answer.
+			const idle = 200 * time.Millisecond
+			r := newRig(t, m, Config{ClientIdle: idle})
 			_, err := r.client.Write([]byte("last words"))
 			require.NoError(t, err)
 			require.NoError(t, r.client.(*net.TCPConn).CloseWrite())
@@ -126,6 +128,7 @@ func TestRelayHalfClose(t *testing.T) {
 			assert.Equal(t, "last words", string(got))
 
 			// The backend still answers after the client's half-close.
+			time.Sleep(2 * idle)
 			_, err = r.backend.Write([]byte("answer after EOF"))
 			require.NoError(t, err)
 			require.NoError(t, r.backend.Close())
