@@ -9,6 +9,7 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -bind-ws :8083 # MQTT over WebSocket, bridged to the brokers' TCP port
 //
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
@@ -58,8 +59,9 @@ func main() {
 }
 
 func run() error {
-	var binds, servers listFlag
+	var binds, wsBinds, servers listFlag
 	flag.Var(&binds, "bind", "`address` to accept MQTT clients on, repeatable (default 127.0.0.1:1883)")
+	flag.Var(&wsBinds, "bind-ws", "`address` to accept MQTT over WebSocket on (ws://ADDR/mqtt), repeatable")
 	flag.Var(&servers, "server", "backend `[NAME=]ADDR`, repeatable or comma-separated; replaces the embedded demo brokers")
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
@@ -106,7 +108,7 @@ func run() error {
 	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
 
 	var listeners []net.Listener
-	for _, addr := range binds {
+	for _, addr := range append(binds, wsBinds...) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			for _, l := range listeners {
@@ -116,6 +118,8 @@ func run() error {
 		}
 		listeners = append(listeners, ln)
 	}
+	wsListeners := listeners[len(binds):]
+	listeners = listeners[:len(binds)]
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -130,6 +134,9 @@ func run() error {
 	}
 	for _, ln := range listeners {
 		logger.Info("listening", "addr", ln.Addr().String())
+	}
+	for _, ln := range wsListeners {
+		serveWebSocket(g, proxy, ln, logger)
 	}
 	for _, b := range backends {
 		logger.Info("backend", "name", b.ID(), "addr", b.Addr)
