@@ -32,4 +32,15 @@
 // of its backups when a regular backend comes back with
 // [Pool.ShutdownBackupSessionsOnUp]; [Pool.CloseSessions] does the same
 // on demand and [Pool.BackendStatuses] reports each backend's state.
+//
+// MQTT over WebSocket is a listener like any other: a
+// [WebSocketListener] terminates the WebSocket and hands the proxy the
+// MQTT byte stream inside, so routes, stickiness and refusals apply to
+// browsers and mobile SDKs as to TCP clients. [WebSocketDialer] reaches
+// brokers through their own WebSocket port, and [Proxy.Opaque] passes
+// connections through unread.
+//
+//	wsl := &mqttlb.WebSocketListener{} // ws://host:8083/mqtt
+//	go wsl.Serve(ln)
+//	go proxy.Serve(wsl)
 package mqttlb

@@ -425,3 +425,14 @@ func TestWebSocketReadDeadlineIsNotFatal(t *testing.T) {
 	_, err = server.Read(buf)
 	assert.ErrorIs(t, err, io.EOF)
 }
+
+// TestWebSocketPubSubMosquitto: paho.golang over WebSocket through the
+// proxy to three bridged Mosquitto processes' TCP listeners.
+func TestWebSocketPubSubMosquitto(t *testing.T) {
+	addrs := bridgedMosquittos(t)
+	pool := &Pool{Name: "mosquittos", Balancer: balance.RoundRobin{}}
+	pool.SetBackends(backendsFor(addrs...))
+	events := newEventLog()
+	addr := startWSProxy(t, &Proxy{Default: pool, OnConn: events.add}, &WebSocketListener{}, nil)
+	testPubSubV5Over(t, wsDialer("ws://"+addr+"/mqtt", nil), events)
+}
