@@ -436,3 +436,57 @@ func TestWebSocketPubSubMosquitto(t *testing.T) {
 	addr := startWSProxy(t, &Proxy{Default: pool, OnConn: events.add}, &WebSocketListener{}, nil)
 	testPubSubV5Over(t, wsDialer("ws://"+addr+"/mqtt", nil), events)
 }
+
+func TestWebSocketPings(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	events := newEventLog()
+	addr := startWSProxy(t, &Proxy{Default: pool, OnConn: events.add}, &WebSocketListener{PingInterval: 200 * time.Millisecond}, nil)
+
+	t.Run("a client that answers stays", func(t *testing.T) {
+		conn := wsDialer("ws://"+addr+"/mqtt", nil)(t)
+		defer conn.Close()
+		_, err := conn.Write(connectWire(4, "ponger", 0))
+		require.NoError(t, err)
+		ack := make([]byte, 4)
+		_, err = io.ReadFull(conn, ack)
+		require.NoError(t, err)
+		// The library answers pings while a Read is waiting.
+		got := make(chan []byte, 1)
+		go func() {
+			b := make([]byte, 2)
+			io.ReadFull(conn, b)
+			got <- b
+		}()
+		time.Sleep(time.Second)              // five ping intervals
+		_, err = conn.Write([]byte{0xC0, 0}) // PINGREQ
+		require.NoError(t, err)
+		assert.Equal(t, []byte{0xD0, 0}, <-got, "PINGRESP: still connected")
+	})
+
+	t.Run("a client that does not answer is cut", func(t *testing.T) {
+		w, status := dialRawWS(t, addr, "/mqtt", "mqtt", "")
+		require.Equal(t, http.StatusSwitchingProtocols, status)
+		w.writeFrame(t, true, opBinary, connectWire(4, "deaf", 0))
+		pings := 0
+		for {
+			op, _, err := w.readFrame()
+			if err != nil {
+				break // the proxy closed the connection
+			}
+			if op == 0x9 {
+				pings++
+			}
+		}
+		assert.Positive(t, pings)
+		waitFor(t, 5*time.Second, func() bool {
+			for _, ev := range events.all() {
+				if ev.ClientID == "deaf" {
+					return true
+				}
+			}
+			return false
+		}, "the deaf client's end")
+	})
+}
