@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -377,10 +378,13 @@ func TestOpaqueWebSocketPassthrough(t *testing.T) {
 	assert.Positive(t, ev.Down)
 }
 
-// TestWebSocketReadDeadlineIsNotFatal: the relay arms its idle deadline
-// early and re-arms it when it passes; a passed deadline must leave the
-// connection usable, unlike websocket.NetConn's.
-func TestWebSocketReadDeadlineIsNotFatal(t *testing.T) {
+// TestWebSocketConnIsAByteStream checks the accepted conn as the relay
+// uses it: the client's TCP address; a read deadline that passes leaves
+// the connection usable (the relay arms its idle deadline early and
+// re-arms it when it passes, so websocket.NetConn's fatal deadlines would
+// cut clients that are not idle); messages of any size make one stream
+// whatever the read sizes; a normal close is io.EOF.
+func TestWebSocketConnIsAByteStream(t *testing.T) {
 	wsl := &WebSocketListener{Logger: quietLogger()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -412,13 +416,34 @@ func TestWebSocketReadDeadlineIsNotFatal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "still here", string(buf[:n]))
 
-	// Bytes larger than the reader's buffer come in pieces, in order.
-	long := randomPayload(40<<10, 1)
-	go client.Write(long)
-	got := make([]byte, len(long))
-	_, err = io.ReadFull(server, got)
-	require.NoError(t, err)
-	assert.Equal(t, long, got)
+	// Messages of any size, empty ones included, read with buffers of
+	// any size, make the same byte stream.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var sent []byte
+	var messages [][]byte
+	for i := range 200 {
+		m := randomPayload(rnd.IntN(40<<10)*(i%2)+rnd.IntN(64), uint64(i))
+		messages = append(messages, m)
+		sent = append(sent, m...)
+	}
+	go func() {
+		for _, m := range messages {
+			if _, err := client.Write(m); err != nil {
+				return
+			}
+		}
+	}()
+	got := make([]byte, 0, len(sent))
+	for len(got) < len(sent) {
+		n, err := server.Read(buf[:0:0])
+		require.NoError(t, err)
+		require.Zero(t, n)
+		chunk := make([]byte, 1+rnd.IntN(20<<10))
+		n, err = server.Read(chunk)
+		require.NoError(t, err)
+		got = append(got, chunk[:n]...)
+	}
+	assert.Equal(t, sent, got)
 
 	// A normal close is the end of the stream.
 	client.Close()
