@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -65,7 +66,8 @@ var ErrWebSocketClosed = fmt.Errorf("mqttlb: websocket listener closed: %w", net
 // Each client's address is the TCP peer's: X-Forwarded-For is not
 // trusted, since any client can send it. Behind another proxy, have it
 // send a PROXY header and wrap the listener given to Serve with
-// github.com/pires/go-proxyproto.
+// github.com/pires/go-proxyproto, or, for an HTTP load balancer that
+// cannot, list it in TrustedProxies.
 //
 // Set the fields before Serve. Accept, Close and Addr are safe for
 // concurrent use.
@@ -97,6 +99,12 @@ type WebSocketListener struct {
 	// HandshakeTimeout bounds the HTTP upgrade request, TLS handshake
 	// included; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// TrustedProxies lists the HTTP load balancers in front of the
+	// listener whose X-Forwarded-For header is believed: when the TCP
+	// peer is in one of these prefixes, the client's address is the
+	// rightmost X-Forwarded-For address not itself in them, with port 0
+	// (the header carries none). Empty means the header is never read.
+	TrustedProxies []netip.Prefix
 	// Logger receives refused upgrades at debug level; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -271,7 +279,7 @@ func (l *WebSocketListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = DefaultMaxMessageSize
 	}
 	ws.SetReadLimit(limit)
-	c := newWSConn(ws, hw.raw, hw.raw.LocalAddr(), hw.raw.RemoteAddr())
+	c := newWSConn(ws, hw.raw, hw.raw.LocalAddr(), l.clientAddr(r, hw.raw.RemoteAddr()))
 	c.goingAway = &l.goingAway
 	if l.PingInterval > 0 {
 		c.startPings(l.PingInterval)
@@ -281,6 +289,34 @@ func (l *WebSocketListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-done:
 		c.Close()
 	}
+}
+
+// clientAddr is the client's address: the TCP peer's, or the one a
+// trusted load balancer gives in X-Forwarded-For.
+func (l *WebSocketListener) clientAddr(r *http.Request, peer net.Addr) net.Addr {
+	trusted := func(a netip.Addr) bool {
+		return slices.ContainsFunc(l.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) })
+	}
+	if len(l.TrustedProxies) == 0 || !trusted(addrPort(peer).Addr()) {
+		return peer
+	}
+	// Each proxy appends the address it received from, so the rightmost
+	// entry not added by a trusted proxy is the client as far as the
+	// trusted chain can vouch.
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer
+		}
+		if !trusted(a) {
+			return net.TCPAddrFromAddrPort(netip.AddrPortFrom(a.Unmap(), 0))
+		}
+	}
+	return peer
 }
 
 // offersMQTT reports whether the upgrade request offers an MQTT

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -514,4 +516,34 @@ func TestWebSocketPings(t *testing.T) {
 			return false
 		}, "the deaf client's end")
 	})
+}
+
+func TestWebSocketClientAddr(t *testing.T) {
+	peer := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 40000}
+	lb := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		xff     []string
+		peer    *net.TCPAddr
+		want    string
+	}{
+		{"not trusted by default", nil, []string{"203.0.113.7"}, peer, "10.0.0.5:40000"},
+		{"trusted balancer", lb, []string{"203.0.113.7"}, peer, "203.0.113.7:0"},
+		{"rightmost untrusted hop", lb, []string{"198.51.100.1, 203.0.113.7", "10.0.0.9"}, peer, "203.0.113.7:0"},
+		{"peer not a trusted balancer", lb, []string{"203.0.113.7"}, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5}, "192.0.2.1:5"},
+		{"garbage hop", lb, []string{"203.0.113.7, not-an-ip"}, peer, "10.0.0.5:40000"},
+		{"no header", lb, nil, peer, "10.0.0.5:40000"},
+		{"only trusted hops", lb, []string{"10.0.0.8"}, peer, "10.0.0.5:40000"},
+		{"IPv6 client", lb, []string{"2001:db8::1"}, peer, "[2001:db8::1]:0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/mqtt", nil)
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			l := &WebSocketListener{TrustedProxies: tc.trusted}
+			assert.Equal(t, tc.want, l.clientAddr(r, tc.peer).String())
+		})
+	}
 }
