@@ -214,16 +214,11 @@ func (p *Proxy) handle(c net.Conn) error {
 	start := time.Now()
 	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
 
-	var hello Connect
-	if !p.Opaque {
-		var version byte
-		var err error
-		if hello, version, err = ReadConnect(c, p.ConnectTimeout, p.MaxConnectSize); err != nil {
-			ev.ProtocolVersion = version
-			return p.refuse(c, version, err, ev)
-		}
+	hello, version, err := p.readConnect(c)
+	if err != nil {
+		ev.ProtocolVersion = version
+		return p.refuse(c, version, err, ev)
 	}
-	version := hello.ProtocolVersion
 	defer hello.Release()
 	ci := balance.ConnInfo{
 		ClientID:         hello.ClientID,
