@@ -547,3 +547,41 @@ func TestWebSocketClientAddr(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketCloseDoesNotWaitForThePeer: callers close connections one
+// after the other (Proxy.Shutdown, a pool's session shutdown), so Close
+// must not wait for a peer that never answers the close handshake.
+func TestWebSocketCloseDoesNotWaitForThePeer(t *testing.T) {
+	wsl := &WebSocketListener{Logger: quietLogger()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- wsl.Serve(ln) }()
+	defer func() {
+		wsl.Close()
+		assert.ErrorIs(t, <-served, ErrWebSocketClosed)
+	}()
+
+	const n = 20
+	clients := make([]*rawWS, n)
+	conns := make([]net.Conn, n)
+	for i := range n {
+		var status int
+		clients[i], status = dialRawWS(t, ln.Addr().String(), "/mqtt", "mqtt", "")
+		require.Equal(t, http.StatusSwitchingProtocols, status)
+		conns[i], err = wsl.Accept()
+		require.NoError(t, err)
+	}
+	start := time.Now()
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	// Waiting out the handshake timeout for each would take n seconds.
+	assert.Less(t, time.Since(start), n*closeHandshakeTimeout/2)
+	for _, w := range clients {
+		op, p, err := w.readFrame()
+		require.NoError(t, err)
+		assert.Equal(t, byte(opClose), op)
+		assert.Equal(t, []byte{0x03, 0xE8}, p, "1000 normal closure")
+	}
+}

@@ -41,8 +41,8 @@ var wsReadPool = sync.Pool{New: func() any { b := make([]byte, wsReadSize); retu
 // connection usable, as on a TCP socket: the relay arms the idle deadline
 // early and re-arms it on expiry, and a fatal deadline would cut clients
 // that were not idle. For that, messages are read by a goroutine of the
-// connection (started by the first Read, ended by Close or a read error)
-// and handed to Read. Its addresses are those of the underlying TCP (or
+// connection (started by the first Read, ended by a read error or by the
+// close handshake that Close starts) and handed to Read. Its addresses are those of the underlying TCP (or
 // TLS) connection, so logs, ConnInfo and source hashing see the client.
 type wsConn struct {
 	ws  *websocket.Conn
@@ -66,9 +66,11 @@ type wsConn struct {
 	failCode atomic.Int32
 
 	closeOnce sync.Once
-	closing   chan struct{}
-	goingAway *atomic.Bool // set when the listener closes: close with 1001
-	pingMu    sync.Mutex   // held by a ping in flight
+	closing   chan struct{} // closed by Close: reads and writes end
+	closed    chan struct{} // closed when the close handshake is over
+	closeErr  error         // of the handshake, once closed is closed
+	goingAway *atomic.Bool  // set when the listener closes: close with 1001
+	pingMu    sync.Mutex    // held by a ping in flight
 	pinger    *time.Timer
 	pingsOff  bool
 }
@@ -80,6 +82,7 @@ func newWSConn(ws *websocket.Conn, raw net.Conn, local, remote net.Addr) *wsConn
 		data:     make(chan []byte),
 		consumed: make(chan struct{}),
 		closing:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 }
 
@@ -188,6 +191,9 @@ func streamError(err error) error {
 // Write sends p as one binary message. A write that outlives the write
 // deadline closes the connection, as a timed-out TLS write does.
 func (c *wsConn) Write(p []byte) (int, error) {
+	if isClosed(c.closing) {
+		return 0, net.ErrClosed
+	}
 	ctx := context.Background()
 	if d := c.writeDeadline.Load(); d != nil {
 		var cancel context.CancelFunc
@@ -202,12 +208,20 @@ func (c *wsConn) Write(p []byte) (int, error) {
 
 // Close closes with 1000 (normal), or 1001 (going away) once the
 // listener is closed, or the code of a protocol violation seen earlier.
+//
+// Close returns at once: reads and writes end, and the close handshake
+// finishes on a goroutine of the connection within closeHandshakeTimeout.
+// Waiting for the peer's answer here would make every caller that closes
+// connections one after the other (Proxy.Shutdown's paced closes, a
+// pool's session shutdown) wait a round trip per client, or the whole
+// timeout per dead one.
 func (c *wsConn) Close() error {
 	code := websocket.StatusNormalClosure
 	if c.goingAway != nil && c.goingAway.Load() {
 		code = websocket.StatusGoingAway
 	}
-	return c.closeWith(code, "")
+	c.closeWith(code, "")
+	return nil
 }
 
 // closeRefused closes a connection the proxy refused, with the close code
@@ -231,31 +245,42 @@ func (c *wsConn) closeRefused(reason error) error {
 	case errors.Is(reason, ErrNoBackend), errors.Is(reason, ErrQuotaExceeded):
 		code = websocket.StatusTryAgainLater
 	}
-	return c.closeWith(code, RefusalReason(reason))
+	// The refusal runs on the connection's own goroutine: wait, so that
+	// the handshake is over when the refusal is reported.
+	<-c.closeWith(code, RefusalReason(reason))
+	return c.closeErr
 }
 
-// closeWith runs the close handshake with code, bounded by
-// closeHandshakeTimeout, and waits for the connection's goroutines.
-func (c *wsConn) closeWith(code websocket.StatusCode, reason string) error {
-	var err error
+// closeWith starts the close handshake with code, unless it was started
+// already, and returns a channel closed when the handshake is over and
+// the connection's goroutines have ended.
+func (c *wsConn) closeWith(code websocket.StatusCode, reason string) <-chan struct{} {
 	c.closeOnce.Do(func() {
 		if f := c.failCode.Load(); f != 0 {
 			code = websocket.StatusCode(f)
 		}
 		close(c.closing)
-		force := time.AfterFunc(closeHandshakeTimeout, func() { c.raw.Close() })
-		err = c.ws.Close(code, reason)
-		force.Stop()
-		c.raw.Close()
-		c.pumpOnce.Do(func() { close(c.pumpDone) })
-		<-c.pumpDone
-		c.stopPings()
-		c.readTimer.set(time.Time{})
+		go c.closeHandshake(code, reason)
 	})
-	if err != nil && errors.Is(err, net.ErrClosed) {
-		err = nil
+	return c.closed
+}
+
+// closeHandshake sends the close frame, waits for the peer's (at most
+// closeHandshakeTimeout: then the TCP connection is closed under it) and
+// waits for the reading goroutine and any ping in flight.
+func (c *wsConn) closeHandshake(code websocket.StatusCode, reason string) {
+	defer close(c.closed)
+	force := time.AfterFunc(closeHandshakeTimeout, func() { c.raw.Close() })
+	err := c.ws.Close(code, reason)
+	force.Stop()
+	c.raw.Close()
+	c.pumpOnce.Do(func() { close(c.pumpDone) })
+	<-c.pumpDone
+	c.stopPings()
+	c.readTimer.set(time.Time{})
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		c.closeErr = err
 	}
-	return err
 }
 
 // startPings sends a WebSocket ping every interval and closes the
