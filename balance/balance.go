@@ -73,6 +73,9 @@ type Backend struct {
 
 	active atomic.Int64
 	total  atomic.Uint64
+	// weight is a runtime weight set by SetWeight, plus one; 0 means
+	// none, so the Weight field applies.
+	weight atomic.Int32
 }
 
 // String returns the backend's name.
@@ -86,9 +89,13 @@ func (b *Backend) ID() string {
 	return b.Addr
 }
 
-// EffectiveWeight returns the weight balancers use: Weight clamped to
-// [0, MaxWeight], with 0 meaning DefaultWeight and a negative value 0.
+// EffectiveWeight returns the weight balancers use: the weight given to
+// SetWeight if any, else Weight clamped to [0, MaxWeight], with 0 meaning
+// DefaultWeight and a negative value 0.
 func (b *Backend) EffectiveWeight() int {
+	if w := b.weight.Load(); w != 0 {
+		return int(w - 1)
+	}
 	switch {
 	case b.Weight == 0:
 		return DefaultWeight
@@ -98,6 +105,14 @@ func (b *Backend) EffectiveWeight() int {
 		return MaxWeight
 	}
 	return b.Weight
+}
+
+// SetWeight overrides the configured Weight at run time, safely while
+// pickers read the backend: w is used as is, clamped to [0, MaxWeight]
+// (0 takes the backend out of balancing, unlike a zero Weight field). A
+// new weight takes effect when the owner builds the next Picker.
+func (b *Backend) SetWeight(w int) {
+	b.weight.Store(int32(min(max(w, 0), MaxWeight)) + 1)
 }
 
 // Acquire counts a connection assigned to the backend. The owner calls it
@@ -130,6 +145,13 @@ type ConnInfo struct {
 	LocalAddr  netip.AddrPort
 	// ServerName is the TLS SNI, empty on plain TCP.
 	ServerName string
+	// ClientCertCN is the first Common Name in the subject of the
+	// client's TLS certificate, and ClientCertSANs are its subject
+	// alternative names (DNS names, IP addresses, e-mail addresses, URIs,
+	// in that order). Both are empty unless the proxy terminated TLS and
+	// verified the certificate.
+	ClientCertCN   string
+	ClientCertSANs []string
 	// ProtocolVersion is the CONNECT's protocol level: 3, 4 or 5.
 	ProtocolVersion byte
 	CleanStart      bool

@@ -33,6 +33,25 @@
 // [Pool.ShutdownBackupSessionsOnUp]; [Pool.CloseSessions] does the same
 // on demand and [Pool.BackendStatuses] reports each backend's state.
 //
+// # TLS and the PROXY protocol
+//
+// [TLSConfig] terminates TLS with certificates reloaded from their files
+// and optional client verification; the SNI and the client certificate's
+// CN and SANs reach routing ([ServerName], [ClientCertCN],
+// [ClientCertSAN]). [Pool.ProxyProtocol] sends the backend a PROXY header
+// with the client's address and TLS identity (the CN nested in the SSL
+// TLV, where EMQX reads it). Behind another load balancer that sends a
+// PROXY header, wrap the listener with github.com/pires/go-proxyproto; the
+// address it reads is the client's everywhere:
+//
+//	cfg, err := mqttlb.TLSConfig{CertFile: "server.pem", KeyFile: "server.key",
+//		ClientCAFile: "ca.pem", ClientAuth: mqttlb.ClientAuthRequired}.ServerConfig()
+//	pool.ProxyProtocol = &proxyproto.EMQX
+//	ln, err := net.Listen("tcp", ":8883")
+//	go proxy.Serve(tls.NewListener(&pires.Listener{Listener: ln}, cfg))
+//
+// # MQTT over WebSocket
+//
 // MQTT over WebSocket is a listener like any other: a
 // [WebSocketListener] terminates the WebSocket and hands the proxy the
 // MQTT byte stream inside, so routes, stickiness and refusals apply to
@@ -42,5 +61,5 @@
 //
 //	wsl := &mqttlb.WebSocketListener{} // ws://host:8083/mqtt
 //	go wsl.Serve(ln)
-//	go proxy.Serve(wsl)
+//	go proxy.Serve(wsl) // for wss, give Serve a tls.NewListener
 package mqttlb

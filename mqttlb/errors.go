@@ -73,7 +73,7 @@ func classifyPacketError(err error) error {
 // RefusalReason returns a short, stable name for why err refused a
 // connection, for metrics labels and log fields: "not_mqtt", "malformed",
 // "unsupported_version", "too_large", "connect_timeout", "client_closed",
-// "no_backend", "quota_exceeded", "moved", or "other".
+// "tls_handshake", "no_backend", "quota_exceeded", "moved", or "other".
 func RefusalReason(err error) string {
 	var moved *MovedError
 	switch {
@@ -91,6 +91,8 @@ func RefusalReason(err error) string {
 		return "connect_timeout"
 	case errors.Is(err, ErrClientClosed):
 		return "client_closed"
+	case errors.Is(err, ErrTLSHandshake):
+		return "tls_handshake"
 	case errors.Is(err, ErrNoBackend):
 		return "no_backend"
 	case errors.Is(err, ErrQuotaExceeded):

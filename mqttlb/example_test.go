@@ -35,3 +35,28 @@ func Example() {
 	fmt.Printf("CONNACK % x\n", connack[:n])
 	// Output: CONNACK 20 02 00 00
 }
+
+func ExampleClientCertCN() {
+	fleet := &mqttlb.Pool{Name: "fleet"}
+	ops := &mqttlb.Pool{Name: "ops"}
+	proxy := &mqttlb.Proxy{
+		Routes: []mqttlb.Route{
+			{Name: "operators", Match: mqttlb.ClientCertCN("ops-console"), Pool: ops},
+			{Name: "devices", Match: mqttlb.ClientCertSAN("devices.example.com"), Pool: fleet},
+		},
+	}
+	for _, ci := range []balance.ConnInfo{
+		{ClientID: "console", ClientCertCN: "ops-console"},
+		{ClientID: "sensor-1", ClientCertCN: "sensor-1", ClientCertSANs: []string{"devices.example.com"}},
+		{ClientID: "anonymous"},
+	} {
+		for _, r := range proxy.Routes {
+			if r.Match.Match(ci) {
+				fmt.Println(ci.ClientID, "->", r.Pool.Name)
+			}
+		}
+	}
+	// Output:
+	// console -> ops
+	// sensor-1 -> fleet
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/proxyproto"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -91,6 +92,19 @@ type Pool struct {
 	// live connection with a client ID that is already connected goes to
 	// the same backend, where the broker takes the session over.
 	Sticky *sticky.Table
+	// ProxyProtocol, if set, sends every backend connection a PROXY
+	// protocol header, in the same write as the client's CONNECT: the
+	// options of HAProxy's send-proxy, send-proxy-v2, send-proxy-v2-ssl,
+	// send-proxy-v2-ssl-cn and proxy-v2-options (see proxyproto.Options
+	// and its per-broker presets proxyproto.EMQX, HiveMQ, Mosquitto). nil
+	// sends none. A health checker reaching the same listener sends LOCAL
+	// (health.MQTTPing{ProxyHeader: true}, HAProxy's check-send-proxy).
+	ProxyProtocol *proxyproto.Options
+	// ProxyTLVs, if set, gives TLVs to add to each connection's v2 header
+	// after the ones ProxyProtocol selects, such as the client ID in a
+	// custom TLV: proxyproto.Custom(0xE0, []byte(ci.ClientID)). It is
+	// called once per connection, concurrently; v1 headers carry no TLVs.
+	ProxyTLVs func(ci balance.ConnInfo) []proxyproto.TLV
 	// Logger receives dial failures and duplicate client IDs; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -120,6 +134,7 @@ type Pool struct {
 	liveIDs sticky.Table
 
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
+	stats                                              poolCounters
 }
 
 // member is a backend with the state the pool keeps for it.
@@ -129,6 +144,7 @@ type member struct {
 	down        atomic.Bool  // marked down by a health source
 	failedUntil atomic.Int64 // unix nanoseconds; dial failures
 	sessions    sessionSet   // live upstreams, for CloseSessions
+	stats       memberCounters
 
 	// Guarded by Pool.mu, for BackendStatuses.
 	since     time.Time // last change of state or down
@@ -338,6 +354,7 @@ type Upstream struct {
 	ref    sticky.Ref
 	member *member // nil when the backend left the pool during Dial
 	close  upstreamClose
+	pool   *Pool // for the statistics
 }
 
 // Release ends the upstream's claims: the backend's active count, the
@@ -347,6 +364,7 @@ func (u *Upstream) Release() {
 	u.untrack()
 	u.Backend.Release()
 	u.table.Release(u.ref)
+	u.countReleased()
 }
 
 // Dial places the connection described by ci and connects to the
@@ -390,6 +408,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 				break
 			}
 			p.dialFailures.Add(1)
+			p.countDialFailure(b)
 			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
 			p.markFailed(b)
 			continue
@@ -402,6 +421,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 			u.member = m
 			m.sessions.add(u)
 		}
+		p.countConnected(u)
 		if ci.ClientID != "" {
 			u.ref, u.Duplicates = table.Acquire(ci.ClientID, b.ID(), session)
 			if u.Duplicates > 0 {
@@ -413,6 +433,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		}
 		return u, nil
 	}
+	p.stats.conns.rejected("no_backend")
 	return nil, fmt.Errorf("%w: pool %q: %w", ErrNoBackend, p.Name, lastErr)
 }
 

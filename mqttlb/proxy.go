@@ -2,7 +2,6 @@ package mqttlb
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -65,6 +64,7 @@ type Proxy struct {
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
+	stats      proxyCounters
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -212,9 +212,11 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 // caller has registered c as pending.
 func (p *Proxy) handle(c net.Conn) error {
 	start := time.Now()
-	ev := ConnEvent{Start: start, Remote: addrPort(c.RemoteAddr()), Local: addrPort(c.LocalAddr())}
+	ev := ConnEvent{Start: start}
+	p.countOpened(start)
 
-	hello, version, err := p.readConnect(c)
+	hello, version, err := p.readHello(c)
+	ev.Remote, ev.Local = addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	if err != nil {
 		ev.ProtocolVersion = version
 		return p.refuse(c, version, err, ev)
@@ -231,13 +233,12 @@ func (p *Proxy) handle(c net.Conn) error {
 		SessionExpiry:    hello.SessionExpiry,
 		HasSessionExpiry: hello.HasSessionExpiry,
 	}
-	if tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok { // *tls.Conn, wss
-		ci.ServerName = tc.ConnectionState().ServerName
-	}
+	tlsState := clientTLS(c, &ci)
 	ev.ClientID, ev.Username, ev.ProtocolVersion = ci.ClientID, ci.Username, ci.ProtocolVersion
 
 	route, pool := p.route(ci)
 	ev.Route = route
+	p.countRouted(route, start)
 	if pool == nil {
 		return p.refuse(c, version, errors.Join(ErrNoBackend, errNoPool), ev)
 	}
@@ -255,7 +256,7 @@ func (p *Proxy) handle(c net.Conn) error {
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 
 	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	if _, err := backendConn.Write(hello.Bytes); err != nil {
+	if err := pool.writeFirst(backendConn, ci, tlsState, hello.Bytes); err != nil {
 		backendConn.Close()
 		up.Release()
 		ev.Err = err
@@ -277,6 +278,7 @@ func (p *Proxy) handle(c net.Conn) error {
 		up.Release()
 		ev.Up += r.Up
 		ev.Down = r.Down
+		up.CountBytes(ev.Up, ev.Down)
 		ev.End = r.End.String()
 		ev.Err = r.Err
 		p.mu.Lock()
@@ -300,7 +302,7 @@ func (p *Proxy) clientIdle(keepAlive uint16) time.Duration {
 func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) error {
 	_ = Reject(c, version, reason)
 	p.untrackPending(c)
-	ev.End = "refused"
+	ev.End = endRefused
 	ev.Err = reason
 	p.finish(ev)
 	return reason
@@ -309,17 +311,18 @@ func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) err
 // finish logs the connection's end and calls OnConn.
 func (p *Proxy) finish(ev ConnEvent) {
 	ev.Duration = time.Since(ev.Start)
+	p.countEnded(&ev)
 	log := p.logger()
-	if ev.End == "refused" {
+	if ev.End == endRefused {
 		log.Info("connection refused",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "reason", RefusalReason(ev.Err), "err", ev.Err,
-			"duration", ev.Duration)
+			"route", ev.Route, "pool", ev.Pool, "reason", RefusalReason(ev.Err), "err", ev.Err,
+			"duration", ev.Duration, "term", TerminationCode(ev))
 	} else {
 		log.Info("connection closed",
 			"remote", ev.Remote, "client_id", ev.ClientID, "username", ev.Username,
-			"route", ev.Route, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
-			"duration", ev.Duration, "end", ev.End, "err", ev.Err)
+			"route", ev.Route, "pool", ev.Pool, "backend", ev.Backend, "up", ev.Up, "down", ev.Down,
+			"duration", ev.Duration, "end", ev.End, "term", TerminationCode(ev), "err", ev.Err)
 	}
 	if p.OnConn != nil {
 		p.OnConn(ev)

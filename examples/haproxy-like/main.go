@@ -9,7 +9,15 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
-//	go run ./examples/haproxy-like -bind-ws :8083 # MQTT over WebSocket, bridged to the brokers' TCP port
+//	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
+//		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
+//	go run ./examples/haproxy-like -bind-ws :8083 -bind-wss :8084 -tls-cert server.pem # MQTT over WebSocket
+//
+// The stats page is on http://127.0.0.1:8404/stats (-stats), with the same
+// model as JSON on /stats.json and Prometheus metrics on /metrics. Given
+// -admin-user and -admin-pass, /admin takes POSTed runtime changes:
+//
+//	curl -u ops:secret -d action=state -d pool=brokers -d backend=node1 -d state=drain http://127.0.0.1:8404/admin
 //
 // SIGINT or SIGTERM closes the live connections spread over ten seconds,
 // so that devices reconnect elsewhere in a trickle, not a storm.
@@ -59,20 +67,41 @@ func main() {
 }
 
 func run() error {
-	var binds, wsBinds, servers listFlag
+	var binds, servers listFlag
 	flag.Var(&binds, "bind", "`address` to accept MQTT clients on, repeatable (default 127.0.0.1:1883)")
-	flag.Var(&wsBinds, "bind-ws", "`address` to accept MQTT over WebSocket on (ws://ADDR/mqtt), repeatable")
 	flag.Var(&servers, "server", "backend `[NAME=]ADDR`, repeatable or comma-separated; replaces the embedded demo brokers")
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	logFormat := flag.String("log-format", "text", "log `format`: text or json (one line per connection end)")
+	var sc statsConfig
+	flag.StringVar(&sc.addr, "stats", "127.0.0.1:8404", "`address` of the stats page (/stats, /stats.json, /metrics, /admin); empty for none")
+	flag.DurationVar(&sc.refresh, "stats-refresh", 10*time.Second, "stats page refresh `interval`")
+	flag.StringVar(&sc.auth.User, "stats-user", "", "basic-auth `user` of the stats page and JSON; empty for none")
+	flag.StringVar(&sc.auth.Password, "stats-pass", "", "basic-auth `password` of the stats page and JSON")
+	flag.BoolVar(&sc.hideVersion, "stats-hide-version", false, "leave the version off the stats page")
+	flag.StringVar(&sc.admin.User, "admin-user", "", "basic-auth `user` of /admin; /admin is off without it")
+	flag.StringVar(&sc.admin.Password, "admin-pass", "", "basic-auth `password` of /admin")
+	edge := registerEdgeFlags()
+	ws := registerWebSocketFlags()
 	flag.Parse()
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	default:
+		return fmt.Errorf("-log-format %q: want text or json", *logFormat)
+	}
+	if sc.admin.User != "" && sc.admin.Password == "" {
+		return errors.New("-admin-user needs -admin-pass")
+	}
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
 	}
@@ -103,23 +132,35 @@ func run() error {
 		}
 	}
 
-	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger}
+	sendProxy, err := edge.proxyOptions()
+	if err != nil {
+		return err
+	}
+	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger, ProxyProtocol: sendProxy}
 	pool.SetBackends(backends)
 	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
 
-	var listeners []net.Listener
-	for _, addr := range append(binds, wsBinds...) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
+	listeners, err := edge.listenAll(binds, logger)
+	if err != nil {
+		return err
+	}
+	wsListeners, err := ws.listenAll(edge, logger)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
+	var statsLn net.Listener
+	if sc.addr != "" {
+		if statsLn, err = net.Listen("tcp", sc.addr); err != nil {
 			for _, l := range listeners {
 				l.Close()
 			}
-			return fmt.Errorf("listen: %w (is another broker or proxy on it? choose another with -bind)", err)
+			for _, l := range wsListeners {
+				l.Close()
+			}
+			return fmt.Errorf("stats listen: %w (choose another with -stats, or -stats '' for none)", err)
 		}
-		listeners = append(listeners, ln)
 	}
-	wsListeners := listeners[len(binds):]
-	listeners = listeners[:len(binds)]
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -132,17 +173,24 @@ func run() error {
 			return nil
 		})
 	}
+	if statsLn != nil {
+		g.Go(func() error { return serveStats(gctx, statsLn, statsHandler(proxy, sc, logger)) })
+		logger.Info("stats page", "url", "http://"+statsLn.Addr().String()+"/stats", "admin", sc.admin.User != "")
+	}
 	for _, ln := range listeners {
 		logger.Info("listening", "addr", ln.Addr().String())
 	}
-	for _, ln := range wsListeners {
-		serveWebSocket(g, proxy, ln, logger)
+	for _, wl := range wsListeners {
+		serveWebSocket(g, proxy, wl, logger)
 	}
 	for _, b := range backends {
 		logger.Info("backend", "name", b.ID(), "addr", b.Addr)
 	}
 	if demo {
 		printDemoHelp(listeners[0].Addr().String(), backends)
+		if statsLn != nil {
+			fmt.Printf("Statistics: http://%s/stats (JSON /stats.json, Prometheus /metrics)\n\n", statsLn.Addr())
+		}
 	}
 
 	<-gctx.Done()

@@ -188,8 +188,8 @@ func (d *demo) healthChanged(ev health.Event) {
 }
 
 const commandHelp = `commands:
-  kill N      crash node N (docker container kill)
-  start N     start node N again (docker container start)
+  kill N      crash node N (as if its process crashed)
+  start N     start node N again (on the same address)
   unready N   node N runs on, its readiness answers 503
   ready N     its readiness answers 200 again
   status      each backend's state

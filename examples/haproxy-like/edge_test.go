@@ -1,0 +1,146 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	pires "github.com/pires/go-proxyproto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/proxyproto"
+)
+
+// selfSignedPEM writes a self-signed certificate for 127.0.0.1 with its
+// key in one PEM file, as HAProxy's crt files hold them.
+func selfSignedPEM(t *testing.T) (file string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "haproxy-like"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	file = filepath.Join(t.TempDir(), "server.pem")
+	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return file, pool
+}
+
+func TestEdgeFlagsProxyOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		flags   edgeFlags
+		want    *proxyproto.Options
+		wantErr bool
+	}{
+		{"none", edgeFlags{}, nil, false},
+		{"send-proxy-v2", edgeFlags{sendProxyV2: true}, &proxyproto.Options{Version: 2}, false},
+		{"with the CN for EMQX", edgeFlags{sendProxyV2: true, proxyV2Options: "ssl,cert-cn"},
+			&proxyproto.Options{Version: 2, SSL: true, CertCN: true}, false},
+		{"unknown option", edgeFlags{sendProxyV2: true, proxyV2Options: "ssl,bogus"}, nil, true},
+		{"options without send-proxy-v2", edgeFlags{proxyV2Options: "ssl"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.flags.proxyOptions()
+			if tc.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestEdgeFlagsListeners opens a plain and a TLS listener behind
+// -accept-proxy and checks that each reads the header, and the TLS one
+// then terminates TLS offering ALPN "mqtt".
+func TestEdgeFlagsListeners(t *testing.T) {
+	certFile, roots := selfSignedPEM(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f := &edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, acceptProxy: true}
+	listeners, err := f.listenAll([]string{"127.0.0.1:0"}, logger)
+	require.NoError(t, err)
+	defer closeAll(listeners)
+	require.Len(t, listeners, 2)
+
+	src := &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 40000}
+	dst := &net.TCPAddr{IP: net.IPv4(198, 51, 100, 1), Port: 8883}
+	for i, useTLS := range []bool{false, true} {
+		ln := listeners[i]
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				accepted <- c
+			}
+			close(accepted)
+		}()
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = pires.HeaderProxyFromAddrs(2, src, dst).WriteTo(conn)
+		require.NoError(t, err)
+		var client net.Conn = conn
+		if useTLS {
+			client = tls.Client(conn, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"mqtt"}})
+		}
+		server := <-accepted
+		require.NotNil(t, server)
+		defer server.Close()
+		go client.Write([]byte("MQTT"))
+		server.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4)
+		_, err = io.ReadFull(server, buf)
+		require.NoError(t, err)
+		assert.Equal(t, "MQTT", string(buf))
+		assert.Equal(t, src.String(), server.RemoteAddr().String(), "the address from the PROXY header")
+		if useTLS {
+			assert.Equal(t, "mqtt", server.(*tls.Conn).ConnectionState().NegotiatedProtocol)
+		}
+	}
+}
+
+func TestEdgeFlagsErrors(t *testing.T) {
+	certFile, _ := selfSignedPEM(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name  string
+		flags edgeFlags
+	}{
+		{"-bind-tls without -tls-cert", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}}},
+		{"bad -tls-verify", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, verify: "maybe"}},
+		{"-tls-verify required without -tls-ca", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, verify: "required"}},
+		{"a bad address closes the listeners opened before it", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0", "256.0.0.1:1"}, cert: certFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listeners, err := tc.flags.listenAll(nil, logger)
+			assert.Error(t, err)
+			assert.Empty(t, listeners)
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package mqttlb
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTLSMosquittoClientsThroughProxy runs mosquitto_sub and mosquitto_pub
+// over TLS (verify required, client certificates from the test CA) through
+// the proxy to plain-TCP brokers, and checks that mosquitto_pub without a
+// certificate is turned away.
+func TestTLSMosquittoClientsThroughProxy(t *testing.T) {
+	for _, tool := range []string{"mosquitto_sub", "mosquitto_pub"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (apt-get install mosquitto-clients): %v", tool, err)
+		}
+	}
+	pki := newTestPKI(t)
+	subCert, pubCert := pki.client(t, "mosquitto-sub"), pki.client(t, "mosquitto-pub")
+	addr, events := tlsProxyToCluster(t, pki, ClientAuthRequired)
+	_, port, _ := strings.Cut(addr, ":")
+	// The server certificate names localhost, which the clients verify.
+	common := []string{"-h", "localhost", "-p", port, "--cafile", pki.caFile, "-q", "1"}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	topic, message := "tls/mosquitto", "hello over TLS through mqttlb"
+
+	t.Run("without a client certificate", func(t *testing.T) {
+		out, err := exec.CommandContext(ctx, "mosquitto_pub",
+			append(common, "-t", topic, "-m", "refused")...).CombinedOutput()
+		assert.Error(t, err, "mosquitto_pub must fail without a certificate: %s", out)
+	})
+
+	t.Run("with client certificates", func(t *testing.T) {
+		sub := exec.CommandContext(ctx, "mosquitto_sub", append(common,
+			"--cert", subCert.certFile, "--key", subCert.keyFile, "-t", topic, "-C", "1", "-W", "15")...)
+		var out, errOut bytes.Buffer
+		sub.Stdout, sub.Stderr = &out, &errOut
+		require.NoError(t, sub.Start())
+		done := make(chan error, 1)
+		go func() { done <- sub.Wait() }()
+		// Publish until the subscriber has its message: it may not have
+		// subscribed yet when the first publish arrives.
+		for {
+			pubOut, err := exec.CommandContext(ctx, "mosquitto_pub", append(common,
+				"--cert", pubCert.certFile, "--key", pubCert.keyFile, "-t", topic, "-m", message)...).CombinedOutput()
+			require.NoError(t, err, "mosquitto_pub: %s", pubOut)
+			select {
+			case err := <-done:
+				require.NoError(t, err, "mosquitto_sub: %s", errOut.String())
+				assert.Equal(t, message, strings.TrimSpace(out.String()))
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+
+	waitFor(t, 5*time.Second, func() bool {
+		for _, ev := range events.all() {
+			if RefusalReason(ev.Err) == "tls_handshake" {
+				return true
+			}
+		}
+		return false
+	}, "the certificate-less mosquitto_pub to be refused in the handshake")
+}
