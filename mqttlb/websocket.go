@@ -52,6 +52,10 @@ var ErrWebSocketClosed = fmt.Errorf("mqttlb: websocket listener closed: %w", net
 //	go wsl.Serve(ln)
 //	go proxy.Serve(wsl) // proxy.Shutdown closes wsl, and wsl closes ln
 //
+// For wss, the TLS configuration must let clients negotiate HTTP/1.1:
+// leave NextProtos empty or include "http/1.1" (browsers offer it by
+// ALPN, and a server that lists only "mqtt" fails their handshake).
+//
 // The HTTP side follows MQTT 5.0 §6 and MQTT 3.1.1 §6: the client must
 // offer the "mqtt" subprotocol ("mqttv3.1" is accepted for MQTT 3.1
 // clients); one that offers neither gets HTTP 400 and no upgrade. Frames
