@@ -356,22 +356,25 @@ func TestOpaqueWebSocketPassthrough(t *testing.T) {
 	events := newEventLog()
 	addr := startProxy(t, &Proxy{Default: pool, Opaque: true, OnConn: events.add})
 
-	received := make(chan *paho.Publish, 1)
-	client := v5ClientOver(t, wsDialer("ws://"+addr+"/mqtt", nil), "opaque", received)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := client.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "o", QoS: 1}}})
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/mqtt", &websocket.DialOptions{Subprotocols: []string{"mqtt"}})
 	require.NoError(t, err)
-	_, err = client.Publish(ctx, &paho.Publish{Topic: "o", QoS: 1, Payload: []byte("through")})
-	require.NoError(t, err)
-	select {
-	case m := <-received:
-		assert.Equal(t, "through", string(m.Payload))
-	case <-ctx.Done():
-		t.Fatal("message not delivered")
+	defer ws.CloseNow()
+	assert.Equal(t, "mqtt", ws.Subprotocol(), "the broker's handshake, relayed")
+	// CONNECT, SUBSCRIBE to "o", PUBLISH "o" "through": the broker
+	// answers CONNACK, SUBACK, and the message.
+	publish := []byte{0x30, 10, 0, 1, 'o', 't', 'h', 'r', 'o', 'u', 'g', 'h'}
+	for _, m := range [][]byte{connectWire(4, "opaque", 30), {0x82, 6, 0, 1, 0, 1, 'o', 0}, publish} {
+		require.NoError(t, ws.Write(ctx, websocket.MessageBinary, m))
 	}
-	client.Disconnect(&paho.Disconnect{})
-	<-client.Done()
+	for _, want := range [][]byte{connackOK311, {0x90, 3, 0, 1, 0}, publish} {
+		_, got, err := ws.Read(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+
 	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection event")
 	ev := events.all()[0]
 	assert.Empty(t, ev.ClientID, "opaque: the CONNECT is not read")
@@ -387,16 +390,8 @@ func TestOpaqueWebSocketPassthrough(t *testing.T) {
 // cut clients that are not idle); messages of any size make one stream
 // whatever the read sizes; a normal close is io.EOF.
 func TestWebSocketConnIsAByteStream(t *testing.T) {
-	wsl := &WebSocketListener{Logger: quietLogger()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- wsl.Serve(ln) }()
-	defer func() {
-		wsl.Close()
-		assert.ErrorIs(t, <-served, ErrWebSocketClosed)
-	}()
-	client := wsDialer("ws://"+ln.Addr().String()+"/mqtt", nil)(t)
+	wsl, addr := serveWebSocketListener(t)
+	client := wsDialer("ws://"+addr+"/mqtt", nil)(t)
 	defer client.Close()
 	server, err := wsl.Accept()
 	require.NoError(t, err)
@@ -552,23 +547,16 @@ func TestWebSocketClientAddr(t *testing.T) {
 // after the other (Proxy.Shutdown, a pool's session shutdown), so Close
 // must not wait for a peer that never answers the close handshake.
 func TestWebSocketCloseDoesNotWaitForThePeer(t *testing.T) {
-	wsl := &WebSocketListener{Logger: quietLogger()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- wsl.Serve(ln) }()
-	defer func() {
-		wsl.Close()
-		assert.ErrorIs(t, <-served, ErrWebSocketClosed)
-	}()
+	wsl, addr := serveWebSocketListener(t)
 
 	const n = 20
 	clients := make([]*rawWS, n)
 	conns := make([]net.Conn, n)
 	for i := range n {
 		var status int
-		clients[i], status = dialRawWS(t, ln.Addr().String(), "/mqtt", "mqtt", "")
+		clients[i], status = dialRawWS(t, addr, "/mqtt", "mqtt", "")
 		require.Equal(t, http.StatusSwitchingProtocols, status)
+		var err error
 		conns[i], err = wsl.Accept()
 		require.NoError(t, err)
 	}
@@ -583,5 +571,53 @@ func TestWebSocketCloseDoesNotWaitForThePeer(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, byte(opClose), op)
 		assert.Equal(t, []byte{0x03, 0xE8}, p, "1000 normal closure")
+	}
+}
+
+// TestWebSocketClientCertificateRoutes: a wss client's verified
+// certificate reaches routing as a TLS client's does.
+func TestWebSocketClientCertificateRoutes(t *testing.T) {
+	c := startCluster(t, 2)
+	devices := &Pool{Name: "devices"}
+	devices.SetBackends(backendsFor(c.Addrs()[0]))
+	others := &Pool{Name: "others"}
+	others.SetBackends(backendsFor(c.Addrs()[1]))
+	events := newEventLog()
+	cert := newTestCert(t)
+	server := cert.server.Clone()
+	server.ClientAuth = tls.VerifyClientCertIfGiven
+	server.ClientCAs = cert.pki.pool
+	addr := startWSProxy(t, &Proxy{
+		Routes:  []Route{{Name: "fleet", Match: ClientCertCN("device-7"), Pool: devices}},
+		Default: others,
+		OnConn:  events.add,
+	}, &WebSocketListener{}, server)
+
+	for _, tc := range []struct {
+		id, route string
+		certs     []tls.Certificate
+	}{
+		{"with-cert", "fleet", []tls.Certificate{cert.pki.client(t, "device-7").cert}},
+		{"without-cert", "default", nil},
+	} {
+		client := cert.client.Clone()
+		client.Certificates = tc.certs
+		conn := wsDialer("wss://"+addr+"/mqtt", client)(t)
+		conn.Write(connectWire(4, tc.id, 30))
+		ack := make([]byte, 4)
+		_, err := io.ReadFull(conn, ack)
+		require.NoError(t, err)
+		conn.Close()
+		var ev ConnEvent
+		waitFor(t, 5*time.Second, func() bool {
+			for _, e := range events.all() {
+				if e.ClientID == tc.id {
+					ev = e
+					return true
+				}
+			}
+			return false
+		}, tc.id+"'s event")
+		assert.Equal(t, tc.route, ev.Route, tc.id)
 	}
 }

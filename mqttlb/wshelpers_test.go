@@ -3,21 +3,12 @@ package mqttlb
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,6 +16,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -73,43 +65,41 @@ func wsDialer(url string, tlsConfig *tls.Config) func(testing.TB) net.Conn {
 	}
 }
 
-// testCert is a self-signed certificate for 127.0.0.1 and localhost.
+// testCert is a server certificate for 127.0.0.1 and localhost from a
+// test CA.
 type testCert struct {
 	server  *tls.Config // for the proxy
-	client  *tls.Config // trusts the certificate
-	pemPath string      // the certificate, PEM, for NODE_EXTRA_CA_CERTS
+	client  *tls.Config // trusts the CA
+	pemPath string      // the CA certificate, PEM, for NODE_EXTRA_CA_CERTS
+	pki     *testPKI
 }
 
 func newTestCert(t testing.TB) testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mqttlb test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true,
-
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	leaf, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	path := filepath.Join(t.TempDir(), "cert.pem")
-	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	pki := newTestPKI(t)
+	srv := pki.server(t, "proxy")
 	return testCert{
-		server:  &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}},
-		client:  &tls.Config{RootCAs: pool, ServerName: "localhost"},
-		pemPath: path,
+		server:  &tls.Config{Certificates: []tls.Certificate{srv.cert}},
+		client:  &tls.Config{RootCAs: pki.pool, ServerName: "localhost"},
+		pemPath: pki.caFile,
+		pki:     pki,
 	}
+}
+
+// serveWebSocketListener serves a WebSocketListener on loopback until the
+// test ends, without a proxy: the test accepts its conns.
+func serveWebSocketListener(t testing.TB) (*WebSocketListener, string) {
+	t.Helper()
+	wsl := &WebSocketListener{Logger: quietLogger()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- wsl.Serve(ln) }()
+	t.Cleanup(func() {
+		wsl.Close()
+		assert.ErrorIs(t, <-served, ErrWebSocketClosed)
+	})
+	return wsl, ln.Addr().String()
 }
 
 // rawWS is a WebSocket client that writes frames byte by byte as the test
