@@ -119,8 +119,11 @@ func ReadConnect(conn net.Conn, timeout time.Duration, maxSize int) (c Connect, 
 				return c, c.ProtocolVersion, nil
 			}
 			if !errors.Is(derr, packet.ErrNeedMore) {
+				// Read the version before the buffer goes back to the
+				// pool: another connection may take it at once.
+				version := errorVersion(derr, buf)
 				release()
-				return Connect{}, errorVersion(derr, buf), classifyPacketError(derr)
+				return Connect{}, version, classifyPacketError(derr)
 			}
 			// Still incomplete. Once the fixed header is in, the packet's
 			// size is known: refuse it early if it exceeds the cap, and
@@ -153,8 +156,9 @@ func ReadConnect(conn net.Conn, timeout time.Duration, maxSize int) (c Connect, 
 		n, rerr := conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if rerr != nil && n == 0 {
+			version := errorVersion(nil, buf)
 			release()
-			return Connect{}, errorVersion(nil, buf), readError(rerr, len(buf))
+			return Connect{}, version, readError(rerr, len(buf))
 		}
 	}
 }

@@ -146,11 +146,12 @@ func (p *Proxy) routeTable() []routeCounters {
 	if rs := p.stats.routes.Load(); rs != nil {
 		return *rs
 	}
-	made := make([]routeCounters, len(p.Routes)+1)
-	for i, r := range p.Routes {
+	routes, _ := p.currentRouting()
+	made := make([]routeCounters, len(routes)+1)
+	for i, r := range routes {
 		made[i].name = r.Name
 	}
-	made[len(p.Routes)].name = "default"
+	made[len(routes)].name = "default"
 	if !p.stats.routes.CompareAndSwap(nil, &made) {
 		return *p.stats.routes.Load()
 	}

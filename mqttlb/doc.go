@@ -50,6 +50,16 @@
 //	ln, err := net.Listen("tcp", ":8883")
 //	go proxy.Serve(tls.NewListener(&pires.Listener{Listener: ln}, cfg))
 //
+// # Floods and faults
+//
+// [Proxy.Limiter] ([ConnLimiter]) limits the rate
+// of new connections per source address and in total; [Proxy.MaxConn],
+// [Proxy.ServeMaxConn] and [balance.Backend.MaxConn] cap open
+// connections per proxy, listener and backend, the last with a bounded
+// queue ([Pool.QueueTimeout], [Pool.MaxQueue]); [Pool.ConnackTimeout]
+// redispatches a client whose backend accepted the connection but never
+// answered its CONNECT.
+//
 // # MQTT over WebSocket
 //
 // MQTT over WebSocket is a listener like any other: a

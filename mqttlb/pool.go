@@ -124,6 +124,21 @@ type Pool struct {
 	// jitter; 0 means DefaultShutdownWindow, negative closes them all at
 	// once.
 	ShutdownWindow time.Duration
+	// QueueTimeout is how long a connection waits for a free slot when
+	// every usable backend is at its MaxConn (HAProxy's "timeout
+	// queue"); then it is refused with "server unavailable". 0 means
+	// DefaultQueueTimeout, negative means no queue.
+	QueueTimeout time.Duration
+	// MaxQueue bounds the connections waiting at once; 0 means
+	// DefaultMaxQueue. A connection that finds the queue full is refused.
+	MaxQueue int
+	// ConnackTimeout, if positive, makes the proxy read the backend's
+	// first packet (the CONNACK) itself before relaying: a backend that
+	// accepts the TCP connection but sends nothing within ConnackTimeout
+	// after the CONNECT is left out for the fail window and the client is
+	// redispatched, since nothing has reached the client yet. 0 or
+	// negative means off: the relay starts right after the CONNECT.
+	ConnackTimeout time.Duration
 
 	mu      sync.Mutex // serializes snapshot rebuilds
 	members []*member
@@ -132,6 +147,8 @@ type Pool struct {
 	// liveIDs tracks the client IDs connected now when Sticky is nil, to
 	// send duplicates to the same backend.
 	liveIDs sticky.Table
+
+	queue slotQueue // connections waiting for a backend below its MaxConn
 
 	redispatches, dialFailures, duplicates, stickyHits atomic.Uint64
 	stats                                              poolCounters
@@ -285,6 +302,7 @@ func (p *Pool) rebuildLocked(now int64) {
 		s.picker = bal.Build(balance.BuildInfo{Backends: eligible})
 	}
 	p.snap.Store(s)
+	p.queue.wakeAll()
 }
 
 // snapshot returns the current snapshot, rebuilding it first when a fail
@@ -355,6 +373,7 @@ type Upstream struct {
 	member *member // nil when the backend left the pool during Dial
 	close  upstreamClose
 	pool   *Pool // for the statistics
+	queue  *slotQueue
 }
 
 // Release ends the upstream's claims: the backend's active count, the
@@ -365,6 +384,7 @@ func (u *Upstream) Release() {
 	u.Backend.Release()
 	u.table.Release(u.ref)
 	u.countReleased()
+	u.queue.wakeOne()
 }
 
 // Dial places the connection described by ci and connects to the
@@ -416,7 +436,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 		if attempt > 0 {
 			p.redispatches.Add(1)
 		}
-		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table}
+		u := &Upstream{Conn: conn, Backend: b, Redispatched: attempt, Sticky: stuck, table: table, queue: &p.queue}
 		if m := p.snapshot().byID[b.ID()]; m != nil && m.backend == b {
 			u.member = m
 			m.sessions.add(u)

@@ -54,6 +54,14 @@ type Proxy struct {
 	// OnConn, if set, is called once per connection when it ends or is
 	// refused, from the goroutine that handled it. It must not block.
 	OnConn func(ConnEvent)
+	// MaxConn caps the connections open at once, relayed or not yet
+	// (HAProxy's global "maxconn"): at the cap, Serve stops accepting
+	// until one ends, and ServeConn refuses with ErrQuotaExceeded. 0
+	// means no cap. ServeMaxConn caps one listener.
+	MaxConn int
+	// Limiter, if set, limits the rate of new connections per source
+	// address and in total; nil means no rate limit.
+	Limiter *ConnLimiter
 	// Opaque relays every connection without reading a CONNECT: the
 	// plain TCP passthrough of HAProxy's "mode tcp", for clients whose
 	// MQTT is wrapped in something the proxy does not terminate (such as
@@ -66,7 +74,10 @@ type Proxy struct {
 	inShutdown atomic.Bool
 	stats      proxyCounters
 
+	routingTable atomic.Pointer[routingTable] // set by SetRouting
+
 	mu        sync.Mutex
+	slots     *connSlots // open connections, for MaxConn
 	listeners map[*net.Listener]struct{}
 	pending   map[net.Conn]struct{} // accepted, CONNECT not yet relayed
 	live      map[*liveConn]struct{}
@@ -132,6 +143,8 @@ type ConnEvent struct {
 	End string
 	// Err is the refusal or the error that ended the connection, if any.
 	Err error
+
+	limit *listenerLimit // the listener's connection cap, released at the end
 }
 
 // ListenAndServe listens on the TCP address and serves on it.
@@ -147,7 +160,9 @@ func (p *Proxy) ListenAndServe(addr string) error {
 // until Shutdown or Close, when it returns ErrProxyClosed. Temporary
 // accept errors (such as running out of file descriptors) are retried
 // with a backoff of up to one second. Serve closes ln when it returns.
-func (p *Proxy) Serve(ln net.Listener) error {
+func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, nil) }
+
+func (p *Proxy) serve(ln net.Listener, lim *listenerLimit) error {
 	if !p.trackListener(&ln, true) {
 		ln.Close()
 		return ErrProxyClosed
@@ -157,8 +172,12 @@ func (p *Proxy) Serve(ln net.Listener) error {
 
 	var backoff time.Duration
 	for {
+		if !p.awaitSlots(lim) {
+			return ErrProxyClosed
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			p.releaseSlots(lim)
 			if p.inShutdown.Load() {
 				return ErrProxyClosed
 			}
@@ -174,9 +193,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		backoff = 0
 		if !p.trackPending(c) {
 			c.Close()
+			p.releaseSlots(lim)
 			return ErrProxyClosed
 		}
-		go p.serveAccepted(c)
+		go p.serveAccepted(c, lim)
 	}
 }
 
@@ -189,9 +209,9 @@ func isTemporary(err error) bool {
 
 // serveAccepted is the goroutine of one accepted connection until it is
 // handed to the relay or refused.
-func (p *Proxy) serveAccepted(c net.Conn) {
+func (p *Proxy) serveAccepted(c net.Conn, lim *listenerLimit) {
 	defer p.handlers.Done()
-	p.handle(c)
+	p.handle(c, lim, nil)
 }
 
 // ServeConn handles one client connection that the caller accepted: it
@@ -205,14 +225,14 @@ func (p *Proxy) ServeConn(c net.Conn) error {
 		return ErrProxyClosed
 	}
 	defer p.handlers.Done()
-	return p.handle(c)
+	return p.handle(c, nil, p.admitServeConn())
 }
 
 // handle runs the steps of shared/DESIGN.md §2 for one connection. The
 // caller has registered c as pending.
-func (p *Proxy) handle(c net.Conn) error {
+func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	start := time.Now()
-	ev := ConnEvent{Start: start}
+	ev := ConnEvent{Start: start, limit: lim}
 	p.countOpened(start)
 
 	hello, version, err := p.readHello(c)
@@ -222,6 +242,13 @@ func (p *Proxy) handle(c net.Conn) error {
 		return p.refuse(c, version, err, ev)
 	}
 	defer hello.Release()
+	if limited == nil {
+		limited = p.limitRate(ev.Remote)
+	}
+	if limited != nil {
+		ev.ClientID, ev.Username, ev.ProtocolVersion = hello.ClientID, hello.Username, version
+		return p.refuse(c, version, limited, ev)
+	}
 	ci := balance.ConnInfo{
 		ClientID:         hello.ClientID,
 		Username:         hello.Username,
@@ -246,7 +273,8 @@ func (p *Proxy) handle(c net.Conn) error {
 	if p.inShutdown.Load() {
 		return p.refuse(c, version, ErrNoBackend, ev)
 	}
-	up, err := pool.Dial(p.context(), ci)
+	// Forward the CONNECT and whatever the client pipelined, unchanged.
+	up, greeting, err := p.connectBackend(pool, ci, tlsState, hello.Bytes)
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}
@@ -254,19 +282,18 @@ func (p *Proxy) handle(c net.Conn) error {
 	up.SetClose(lc.close)
 	backendConn := up.Conn
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
-
-	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	if err := pool.writeFirst(backendConn, ci, tlsState, hello.Bytes); err != nil {
+	ev.Up = int64(len(hello.Bytes))
+	if err := p.forwardGreeting(c, greeting); err != nil {
 		backendConn.Close()
 		up.Release()
 		ev.Err = err
-		ev.End = splice.EndBackendError.String()
+		ev.End = splice.EndClientError.String()
 		c.Close()
 		p.untrackPending(c)
 		p.finish(ev)
 		return nil
 	}
-	ev.Up = int64(len(hello.Bytes))
+	ev.Down = int64(len(greeting))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
 	p.mu.Lock()
@@ -277,7 +304,7 @@ func (p *Proxy) handle(c net.Conn) error {
 	lc.started(p.engine.Start(c, backendConn, cfg, func(r splice.Result) {
 		up.Release()
 		ev.Up += r.Up
-		ev.Down = r.Down
+		ev.Down += r.Down
 		up.CountBytes(ev.Up, ev.Down)
 		ev.End = r.End.String()
 		ev.Err = r.Err
@@ -310,6 +337,7 @@ func (p *Proxy) refuse(c net.Conn, version byte, reason error, ev ConnEvent) err
 
 // finish logs the connection's end and calls OnConn.
 func (p *Proxy) finish(ev ConnEvent) {
+	p.releaseSlots(ev.limit)
 	ev.Duration = time.Since(ev.Start)
 	p.countEnded(&ev)
 	log := p.logger()

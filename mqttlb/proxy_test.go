@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -306,50 +307,75 @@ func TestKeepAliveCutsSilentClient(t *testing.T) {
 	assert.NoError(t, <-pingerErr, "the pinging client stays")
 }
 
+// TestShutdownPacesCloses: Shutdown with 1,000 live connections and a 2 s
+// window closes them spread over the window, the k-th close in the k-th
+// slot, then returns with nothing left. It runs in a synctest bubble over
+// net.Pipe connections (ServeConn, and a backend dialed through
+// Pool.DialContext), so the times are exact, not a guess at a busy
+// machine's scheduler.
 func TestShutdownPacesCloses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1,000 connections; skipped with -short")
-	}
-	backend := rawBackend(t, func(conn net.Conn) { io.Copy(io.Discard, conn) })
-	pool := &Pool{}
-	pool.SetBackends(backendsFor(backend))
-	proxy := &Proxy{Default: pool, Logger: quietLogger()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- proxy.Serve(ln) }()
+	synctest.Test(t, func(t *testing.T) {
+		pool := &Pool{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			proxySide, brokerSide := net.Pipe()
+			go pipeBroker(brokerSide)
+			return proxySide, nil
+		}}
+		pool.SetBackends(backendsFor("broker:1883"))
+		proxy := &Proxy{Default: pool, Logger: quietLogger()}
 
-	const n = 1000
-	conns := make([]net.Conn, n)
-	for i := range conns {
-		conn, ack := rawConnect(t, ln.Addr().String(), connectWire(4, fmt.Sprintf("sd-%04d", i), 0))
-		require.Equal(t, connackOK311, ack)
-		conns[i] = conn
-	}
-	closedAt := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, conn := range conns {
-		wg.Go(func() {
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			io.Copy(io.Discard, conn)
-			closedAt[i] = time.Since(start)
-		})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	require.NoError(t, proxy.Shutdown(ctx))
-	returned := time.Since(start)
-	wg.Wait()
-	require.ErrorIs(t, <-served, ErrProxyClosed)
+		const n = 1000
+		clients := make([]net.Conn, n)
+		for i := range clients {
+			client, proxySide := net.Pipe()
+			clients[i] = client
+			go proxy.ServeConn(proxySide)
+			go client.Write(connectWire(4, fmt.Sprintf("sd-%04d", i), 0))
+			ack := make([]byte, 4)
+			_, err := io.ReadFull(client, ack)
+			require.NoError(t, err)
+			require.Equal(t, connackOK311, ack)
+		}
+		synctest.Wait()
 
-	sort.Slice(closedAt, func(i, j int) bool { return closedAt[i] < closedAt[j] })
-	q := func(f float64) time.Duration { return closedAt[int(f*float64(n-1))] }
-	t.Logf("closes: first %v, p25 %v, median %v, p75 %v, last %v; Shutdown returned after %v",
-		q(0), q(0.25), q(0.5), q(0.75), q(1), returned)
-	// The window is 2 s less a tenth: 1.8 s. Closes spread over it.
-	assert.Less(t, q(0.1), 500*time.Millisecond)
-	assert.InDelta(t, 900*time.Millisecond, q(0.5), float64(400*time.Millisecond))
-	assert.Greater(t, q(0.9), 1300*time.Millisecond)
-	assert.Less(t, q(1), 2*time.Second)
+		start := time.Now()
+		closedAt := make([]time.Duration, n)
+		for i, client := range clients {
+			go func() {
+				io.Copy(io.Discard, client)
+				closedAt[i] = time.Since(start)
+			}()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		require.NoError(t, proxy.Shutdown(ctx))
+		returned := time.Since(start)
+		synctest.Wait()
+
+		// The window is 2 s less a tenth: 1.8 s, so a slot is 1.8 ms and
+		// the k-th close (in time order) lands in slot k.
+		const slot = 1800 * time.Millisecond / n
+		sort.Slice(closedAt, func(i, j int) bool { return closedAt[i] < closedAt[j] })
+		for k, at := range closedAt {
+			if !assert.True(t, at >= time.Duration(k)*slot && at <= time.Duration(k+1)*slot,
+				"close %d at %v, outside its slot [%v, %v]", k, at, time.Duration(k)*slot, time.Duration(k+1)*slot) {
+				break
+			}
+		}
+		assert.LessOrEqual(t, returned, 2*time.Second)
+		t.Logf("closes: first %v, median %v, last %v; Shutdown returned after %v",
+			closedAt[0], closedAt[n/2], closedAt[n-1], returned)
+	})
+}
+
+// pipeBroker answers one CONNECT with a 3.1.1 CONNACK and then reads
+// until the connection ends, like a broker that never speaks first.
+func pipeBroker(conn net.Conn) {
+	defer conn.Close()
+	c, _, err := ReadConnect(conn, time.Minute, 0)
+	if err != nil {
+		return
+	}
+	c.Release()
+	conn.Write(connackOK311)
+	io.Copy(io.Discard, conn)
 }

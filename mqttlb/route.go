@@ -64,11 +64,12 @@ func ServerName(names ...string) Matcher {
 // route returns the route and pool for a connection: the first matching
 // route, else the default pool under the route name "default".
 func (p *Proxy) route(ci balance.ConnInfo) (string, *Pool) {
-	for i := range p.Routes {
-		r := &p.Routes[i]
+	routes, def := p.currentRouting()
+	for i := range routes {
+		r := &routes[i]
 		if r.Match == nil || r.Match.Match(ci) {
 			return r.Name, r.Pool
 		}
 	}
-	return "default", p.Default
+	return "default", def
 }

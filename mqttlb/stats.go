@@ -138,10 +138,11 @@ func (p *Proxy) Pools() []*Pool {
 			out = append(out, pool)
 		}
 	}
-	for _, r := range p.Routes {
+	routes, def := p.currentRouting()
+	for _, r := range routes {
 		add(r.Pool)
 	}
-	add(p.Default)
+	add(def)
 	return out
 }
 

@@ -9,6 +9,8 @@
 //
 //	go run ./examples/haproxy-like
 //	go run ./examples/haproxy-like -bind :1883 -server node1=10.0.0.1:1883 -server node2=10.0.0.2:1883 -balance leastconn
+//	go run ./examples/haproxy-like -f haproxy.cfg     # HAProxy's own configuration; SIGHUP reloads it
+//	go run ./examples/haproxy-like -c -f haproxy.cfg  # check the file, exit 0 or 1
 //	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
 //		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
 //	go run ./examples/haproxy-like -bind-ws :8083 -bind-wss :8084 -tls-cert server.pem # MQTT over WebSocket
@@ -41,6 +43,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/haproxyrun"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -73,6 +76,8 @@ func run() error {
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
 	grace := flag.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, close live connections spread over this `duration`")
 	verbose := flag.Bool("v", false, "debug logs")
+	configFile := flag.String("f", "", "run this HAProxy configuration `file` (see internal/haproxyrun for what maps to what); SIGHUP reloads it")
+	checkOnly := flag.Bool("c", false, "with -f: check the configuration, print every problem as file:line: message, exit 0 or 1")
 	logFormat := flag.String("log-format", "text", "log `format`: text or json (one line per connection end)")
 	var sc statsConfig
 	flag.StringVar(&sc.addr, "stats", "127.0.0.1:8404", "`address` of the stats page (/stats, /stats.json, /metrics, /admin); empty for none")
@@ -85,6 +90,12 @@ func run() error {
 	edge := registerEdgeFlags()
 	ws := registerWebSocketFlags()
 	flag.Parse()
+	if *checkOnly {
+		if *configFile == "" {
+			return errors.New("-c needs -f <file>")
+		}
+		os.Exit(haproxyrun.Check(*configFile, os.Stdout))
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -101,6 +112,9 @@ func run() error {
 	}
 	if sc.admin.User != "" && sc.admin.Password == "" {
 		return errors.New("-admin-user needs -admin-pass")
+	}
+	if *configFile != "" {
+		return runConfigFile(*configFile, *grace, logger)
 	}
 	if len(binds) == 0 {
 		binds = listFlag{"127.0.0.1:1883"}
@@ -227,4 +241,20 @@ Try it (each client lands on a node of its own; messages reach every node):
 Every connection's end is logged on stderr. Ctrl-C stops.
 
 `, host, port)
+}
+
+// runConfigFile runs the configuration at path until SIGINT or SIGTERM,
+// reloading it on SIGHUP.
+func runConfigFile(path string, grace time.Duration, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	r := haproxyrun.New(path, logger)
+	if err := r.Start(); err != nil {
+		return err
+	}
+	return r.ServeSignals(ctx, hup, grace)
 }

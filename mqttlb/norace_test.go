@@ -1,0 +1,5 @@
+//go:build !race
+
+package mqttlb
+
+const raceEnabled = false
