@@ -621,3 +621,31 @@ func TestWebSocketClientCertificateRoutes(t *testing.T) {
 		assert.Equal(t, tc.route, ev.Route, tc.id)
 	}
 }
+
+// TestProxyCloseWaitsForWebSocketCloseHandshakes: a WebSocket's close
+// handshake runs in the background (see wsConn.Close), and Proxy.Close
+// returns only once it is over, so no goroutine of a connection outlives
+// it. The client here never answers the close frame: the handshake lasts
+// its whole timeout, and the connection is closed when Close returns.
+func TestProxyCloseWaitsForWebSocketCloseHandshakes(t *testing.T) {
+	c := startCluster(t, 1)
+	pool := &Pool{Name: "brokers"}
+	pool.SetBackends(backendsFor(c.Addrs()...))
+	proxy := &Proxy{Default: pool, Logger: quietLogger()}
+	addr := startWSProxy(t, proxy, &WebSocketListener{}, nil)
+
+	w, status := dialRawWS(t, addr, "/mqtt", "mqtt", "")
+	require.Equal(t, http.StatusSwitchingProtocols, status)
+	w.writeFrame(t, true, opBinary, connectWire(4, "silent-closer", 30))
+	require.Equal(t, connackOK311, w.readPacket(t))
+
+	start := time.Now()
+	require.NoError(t, proxy.Close())
+	closed := time.Since(start)
+	// Everything the proxy had to say is in the socket now: the close
+	// frame, then the end of the connection.
+	w.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err := io.Copy(io.Discard, w.br)
+	assert.NoError(t, err, "the connection was still open after Proxy.Close returned")
+	assert.GreaterOrEqual(t, closed, closeHandshakeTimeout/2, "Close waited for the close handshake")
+}

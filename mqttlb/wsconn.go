@@ -214,7 +214,8 @@ func (c *wsConn) Write(p []byte) (int, error) {
 // Waiting for the peer's answer here would make every caller that closes
 // connections one after the other (Proxy.Shutdown's paced closes, a
 // pool's session shutdown) wait a round trip per client, or the whole
-// timeout per dead one.
+// timeout per dead one. A Proxy waits for the handshake before its
+// Shutdown or Close returns (see backgroundCloser).
 func (c *wsConn) Close() error {
 	code := websocket.StatusNormalClosure
 	if c.goingAway != nil && c.goingAway.Load() {
@@ -223,6 +224,10 @@ func (c *wsConn) Close() error {
 	c.closeWith(code, "")
 	return nil
 }
+
+// closeDone is closed when the close handshake is over and the
+// connection's goroutines have ended (see backgroundCloser).
+func (c *wsConn) closeDone() <-chan struct{} { return c.closed }
 
 // closeRefused closes a connection the proxy refused, with the close code
 // that tells a browser why (RFC 6455 §7.4.1, IANA WebSocket close codes):
