@@ -109,6 +109,13 @@ func ReadConnect(conn net.Conn, timeout time.Duration, maxSize int) (c Connect, 
 	for {
 		if len(buf) > 0 {
 			pk, n, derr := packet.DecodeConnect(buf)
+			if derr == nil && n > maxSize {
+				// A small cap can be below what one read brings in: the
+				// whole packet arrived before its size could be refused.
+				version := pk.Version
+				release()
+				return Connect{}, version, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, maxSize)
+			}
 			if derr == nil {
 				c = newConnect(&pk, buf, n)
 				if pooled != nil && cap(buf) == firstReadSize {

@@ -308,3 +308,14 @@ func TestAppendRefusal(t *testing.T) {
 		})
 	}
 }
+
+// A CONNECT that arrives whole in the first read is still held to the cap.
+func TestReadConnectCapAppliesToAWholeFirstRead(t *testing.T) {
+	wire := bigConnect(5, 200) // 216 bytes, one read
+	client, server := pipePair(t)
+	go client.Write(wire)
+	time.Sleep(20 * time.Millisecond)
+	_, version, err := ReadConnect(server, time.Second, 100)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.Equal(t, byte(5), version)
+}

@@ -59,4 +59,17 @@
 // queue ([Pool.QueueTimeout], [Pool.MaxQueue]); [Pool.ConnackTimeout]
 // redispatches a client whose backend accepted the connection but never
 // answered its CONNECT.
+//
+// # MQTT over WebSocket
+//
+// MQTT over WebSocket is a listener like any other: a
+// [WebSocketListener] terminates the WebSocket and hands the proxy the
+// MQTT byte stream inside, so routes, stickiness and refusals apply to
+// browsers and mobile SDKs as to TCP clients. [WebSocketDialer] reaches
+// brokers through their own WebSocket port, and [Proxy.Opaque] passes
+// connections through unread.
+//
+//	wsl := &mqttlb.WebSocketListener{} // ws://host:8083/mqtt
+//	go wsl.Serve(ln)
+//	go proxy.Serve(wsl) // for wss, give Serve a tls.NewListener
 package mqttlb

@@ -62,6 +62,13 @@ type Proxy struct {
 	// Limiter, if set, limits the rate of new connections per source
 	// address and in total; nil means no rate limit.
 	Limiter *ConnLimiter
+	// Opaque relays every connection without reading a CONNECT: the
+	// plain TCP passthrough of HAProxy's "mode tcp", for clients whose
+	// MQTT is wrapped in something the proxy does not terminate (such as
+	// WebSocket forwarded to the brokers' own WebSocket port). Routes see
+	// only the addresses and the TLS server name; nothing is refused with
+	// a CONNACK, and IdleTimeout is the only idle limit.
+	Opaque bool
 
 	engine     splice.Engine
 	inShutdown atomic.Bool
@@ -305,9 +312,43 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		delete(p.live, lc)
 		p.mu.Unlock()
 		p.finish(ev)
-		p.relays.Done()
+		p.relayEnded(c, backendConn)
 	}))
 	return nil
+}
+
+// backgroundCloser is a connection whose Close finishes in the
+// background: a WebSocket sends its close frame and waits for the
+// peer's, bounded, on a goroutine of its own, so that paced closes do not
+// wait a round trip per client.
+type backgroundCloser interface {
+	closeDone() <-chan struct{}
+}
+
+// relayEnded marks a relay as over once the close of each of its
+// connections is complete, so that Shutdown and Close return only when
+// no goroutine of any connection is left.
+func (p *Proxy) relayEnded(conns ...net.Conn) {
+	var pending []<-chan struct{}
+	for _, c := range conns {
+		if bc, ok := c.(backgroundCloser); ok {
+			pending = append(pending, bc.closeDone())
+		}
+	}
+	if len(pending) == 0 {
+		p.relays.Done()
+		return
+	}
+	go p.awaitCloses(pending)
+}
+
+// awaitCloses is the goroutine of relayEnded for background closes; the
+// relays group still counts it.
+func (p *Proxy) awaitCloses(pending []<-chan struct{}) {
+	defer p.relays.Done()
+	for _, done := range pending {
+		<-done
+	}
 }
 
 // clientIdle is the relay's idle limit for a client's keep-alive.

@@ -32,8 +32,23 @@ func randomPayload(n int, seed uint64) []byte {
 // v5Client connects a paho.golang (MQTT 5) client through addr.
 func v5Client(t testing.TB, addr, id string, received chan<- *paho.Publish) *paho.Client {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	return v5ClientOver(t, tcpDialer(addr), id, received)
+}
+
+// tcpDialer dials addr over TCP, for v5ClientOver.
+func tcpDialer(addr string) func(testing.TB) net.Conn {
+	return func(t testing.TB) net.Conn {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		return conn
+	}
+}
+
+// v5ClientOver connects a paho.golang (MQTT 5) client over a connection
+// that dial opens.
+func v5ClientOver(t testing.TB, dial func(testing.TB) net.Conn, id string, received chan<- *paho.Publish) *paho.Client {
+	t.Helper()
+	conn := dial(t)
 	cfg := paho.ClientConfig{ClientID: id, Conn: conn}
 	if received != nil {
 		cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){
@@ -103,10 +118,14 @@ func assertCrossedNodes(t *testing.T, events *eventLog, sub, pub string) {
 }
 
 func testPubSubV5(t *testing.T, addr string, events *eventLog) {
+	testPubSubV5Over(t, tcpDialer(addr), events)
+}
+
+func testPubSubV5Over(t *testing.T, dial func(testing.TB) net.Conn, events *eventLog) {
 	assertCrossedNodes(t, events, "sub-v5", "pub-v5")
 	received := make(chan *paho.Publish, 16)
-	sub := v5Client(t, addr, "sub-v5", received)
-	pub := v5Client(t, addr, "pub-v5", nil)
+	sub := v5ClientOver(t, dial, "sub-v5", received)
+	pub := v5ClientOver(t, dial, "pub-v5", nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -74,7 +74,11 @@ func AppendRefusal(dst []byte, version byte, reason error) ([]byte, bool) {
 // AppendRefusal) and closes conn. version is the CONNECT's protocol
 // level, 0 if unknown. It returns the error of the write, if any.
 func Reject(conn net.Conn, version byte, reason error) error {
-	defer conn.Close()
+	if ws, ok := conn.(*wsConn); ok {
+		defer ws.closeRefused(reason) // a close code that says why
+	} else {
+		defer conn.Close()
+	}
 	var buf [64]byte
 	answer, ok := AppendRefusal(buf[:0], version, reason)
 	if !ok {

@@ -37,7 +37,7 @@ func (p *Proxy) readHello(c net.Conn) (Connect, byte, error) {
 			return Connect{}, 0, err
 		}
 	}
-	return ReadConnect(c, timeout, p.MaxConnectSize)
+	return p.readConnect(c, timeout)
 }
 
 // handshakeWithin completes tc's handshake within timeout (0 means
@@ -82,7 +82,7 @@ func handshakeError(err error) error {
 // certificate's names are taken only from a verified certificate, so
 // routing on them is as safe as the CA.
 func clientTLS(c net.Conn, ci *balance.ConnInfo) *tls.ConnectionState {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }) // *tls.Conn, wss
 	if !ok {
 		return nil
 	}

@@ -26,10 +26,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the program; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "haproxy-like")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := buildProgram(t)
 
 	addr := freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -56,11 +53,11 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, help.String(), "node3")
 
 	received := make(chan string, 1)
-	sub := connect311(t, addr, "demo-sub")
+	sub := connect311(t, "tcp://"+addr, "demo-sub")
 	tok := sub.Subscribe("demo/#", 1, func(_ paho311.Client, m paho311.Message) { received <- string(m.Payload()) })
 	require.True(t, tok.WaitTimeout(5*time.Second))
 	require.NoError(t, tok.Error())
-	pub := connect311(t, addr, "demo-pub")
+	pub := connect311(t, "tcp://"+addr, "demo-pub")
 	require.True(t, pub.Publish("demo/hello", 1, false, "hello through mqttlb").WaitTimeout(5*time.Second))
 	select {
 	case got := <-received:
@@ -75,9 +72,9 @@ func TestDemo(t *testing.T) {
 	assert.NoError(t, cmd.Wait(), "the program exits cleanly on SIGTERM")
 }
 
-func connect311(t *testing.T, addr, id string) paho311.Client {
+func connect311(t *testing.T, broker, id string) paho311.Client {
 	t.Helper()
-	opts := paho311.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+	opts := paho311.NewClientOptions().AddBroker(broker).SetClientID(id).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
 	c := paho311.NewClient(opts)
 	var tok paho311.Token
@@ -91,6 +88,16 @@ func connect311(t *testing.T, addr, id string) paho311.Client {
 	}
 	require.NoError(t, tok.Error())
 	return c
+}
+
+// buildProgram builds the program into a temporary directory.
+func buildProgram(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "haproxy-like")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return bin
 }
 
 func freeAddr(t *testing.T) string {

@@ -13,6 +13,7 @@
 //	go run ./examples/haproxy-like -c -f haproxy.cfg  # check the file, exit 0 or 1
 //	go run ./examples/haproxy-like -bind-tls :8883 -tls-cert server.pem -tls-ca ca.pem -tls-verify required \
 //		-send-proxy-v2 -proxy-v2-options ssl,cert-cn -server emqx1=10.0.0.1:1883
+//	go run ./examples/haproxy-like -bind-ws :8083 -bind-wss :8084 -tls-cert server.pem # MQTT over WebSocket
 //
 // The stats page is on http://127.0.0.1:8404/stats (-stats), with the same
 // model as JSON on /stats.json and Prometheus metrics on /metrics. Given
@@ -91,6 +92,7 @@ func run() error {
 	flag.BoolVar(&edge.reusePort, "reuseport", false, "listen with SO_REUSEPORT, so that several processes share the -bind addresses (Linux)")
 	logFlush := flag.Duration("log-flush", time.Second, "write buffered log lines at least this often; 0 writes each line at once")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
+	ws := registerWebSocketFlags()
 	flag.Parse()
 	if *checkOnly {
 		if *configFile == "" {
@@ -166,10 +168,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	wsListeners, err := ws.listenAll(edge, logger)
+	if err != nil {
+		closeAll(listeners)
+		return err
+	}
 	var statsLn net.Listener
 	if sc.addr != "" {
 		if statsLn, err = net.Listen("tcp", sc.addr); err != nil {
 			for _, l := range listeners {
+				l.Close()
+			}
+			for _, l := range wsListeners {
 				l.Close()
 			}
 			return fmt.Errorf("stats listen: %w (choose another with -stats, or -stats '' for none)", err)
@@ -196,6 +206,9 @@ func run() error {
 	}
 	for _, ln := range listeners {
 		logger.Info("listening", "addr", ln.Addr().String())
+	}
+	for _, wl := range wsListeners {
+		serveWebSocket(g, proxy, wl, logger)
 	}
 	for _, b := range backends {
 		logger.Info("backend", "name", b.ID(), "addr", b.Addr)

@@ -144,6 +144,10 @@ type Bind struct {
 	AcceptProxy bool
 	// ALPN is "alpn", split at commas.
 	ALPN []string
+	// WebSocket is "ws", mqttlb's extension to HAProxy's syntax: clients
+	// speak MQTT over WebSocket (ws://, or wss:// with "ssl crt"), which
+	// the proxy terminates and then treats like TCP clients.
+	WebSocket bool
 }
 
 // ContentRule is a "tcp-request content accept|reject [if|unless cond]".

@@ -43,6 +43,8 @@ func (p *parser) bind(sec *section, words []string) {
 			b.SSL = true
 		case "accept-proxy":
 			b.AcceptProxy = true
+		case "ws":
+			b.WebSocket = true
 		case "crt":
 			if v, ok = value(); ok {
 				b.Certs = append(b.Certs, v)
@@ -68,7 +70,7 @@ func (p *parser) bind(sec *section, words []string) {
 				_, ok = value()
 			}
 		default:
-			p.errorf("'bind': unsupported option %q (supported: ssl, crt, ca-file, verify, alpn, accept-proxy, name)", opt)
+			p.errorf("'bind': unsupported option %q (supported: ssl, crt, ca-file, verify, alpn, accept-proxy, ws, name)", opt)
 			return
 		}
 		if !ok {

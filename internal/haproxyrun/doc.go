@@ -19,6 +19,7 @@
 //	                            tls.NewListener with mqttlb.TLSConfig (relative paths from
 //	                            the configuration file's directory; one crt per bind line)
 //	bind accept-proxy           the listener reads a PROXY v1/v2 header first (go-proxyproto)
+//	bind ws                     our extension: MQTT over WebSocket (wss:// with ssl crt), terminated here
 //	send-proxy, send-proxy-v2, send-proxy-v2-ssl, send-proxy-v2-ssl-cn, proxy-v2-options
 //	                            Pool.ProxyProtocol; the servers of one backend must agree
 //	check-send-proxy            health.TCP{ProxyHeader: true}: a LOCAL header on checks

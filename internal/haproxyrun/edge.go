@@ -23,6 +23,8 @@ type bindPlan struct {
 	tls *tls.Config
 	// acceptProxy reads a PROXY header before anything else.
 	acceptProxy bool
+	// webSocket terminates WebSocket ("ws") inside TLS, if any.
+	webSocket bool
 	// key says what the listener is: a reload reopens an address whose
 	// options changed.
 	key string
@@ -44,8 +46,8 @@ func (b bindPlan) wrap(ln net.Listener) net.Listener {
 // files are loaded now, so that -c and a reload catch a missing or broken
 // one; relative paths are taken from the configuration file's directory.
 func (b *planBuilder) bindPlan(fe *haproxycfg.Frontend, bind haproxycfg.Bind) (bindPlan, error) {
-	bp := bindPlan{addr: bind.Addr, acceptProxy: bind.AcceptProxy,
-		key: fmt.Sprintf("ssl=%v crt=%v ca=%s verify=%s alpn=%v accept-proxy=%v", bind.SSL, bind.Certs, bind.CAFile, bind.Verify, bind.ALPN, bind.AcceptProxy)}
+	bp := bindPlan{addr: bind.Addr, acceptProxy: bind.AcceptProxy, webSocket: bind.WebSocket,
+		key: fmt.Sprintf("ssl=%v crt=%v ca=%s verify=%s alpn=%v accept-proxy=%v ws=%v", bind.SSL, bind.Certs, bind.CAFile, bind.Verify, bind.ALPN, bind.AcceptProxy, bind.WebSocket)}
 	if !bind.SSL {
 		return bp, nil
 	}
@@ -60,6 +62,11 @@ func (b *planBuilder) bindPlan(fe *haproxycfg.Frontend, bind haproxycfg.Bind) (b
 		return filepath.Join(dir, p)
 	}
 	cfg := mqttlb.TLSConfig{CertFile: abs(bind.Certs[0]), ClientCAFile: abs(bind.CAFile), NextProtos: bind.ALPN, Logger: b.logger}
+	if bind.WebSocket && len(cfg.NextProtos) == 0 {
+		// Browsers offer only HTTP protocols in ALPN: a wss listener
+		// that offers "mqtt" alone fails their handshakes.
+		cfg.NextProtos = []string{"http/1.1"}
+	}
 	if bind.Verify != "" {
 		auth, err := mqttlb.ParseClientAuth(bind.Verify)
 		if err != nil {

@@ -187,6 +187,19 @@ func (r *Runner) serve(addr string, w wanted, ln net.Listener) {
 		srv := &http.Server{Handler: w.stats.handler(r), ReadHeaderTimeout: 10 * time.Second}
 		bl.stop = func() { srv.Close() }
 		run = func() error { return srv.Serve(ln) }
+	} else if w.bind.webSocket {
+		// The WebSocket listener answers the upgrades on the wrapped
+		// listener and hands each connection to the proxy as a byte
+		// stream; the proxy's Serve closes it, which ends its Serve.
+		px := r.proxies[w.proxy]
+		wsl := &mqttlb.WebSocketListener{Logger: r.logger}
+		bl.stop = func() { wsl.Close() }
+		r.serving.Go(func() {
+			if err := wsl.Serve(w.bind.wrap(ln)); !errors.Is(err, mqttlb.ErrWebSocketClosed) {
+				r.logger.Error("WebSocket listener failed", "addr", addr, "owner", w.owner, "err", err)
+			}
+		})
+		run = func() error { return px.Serve(wsl) }
 	} else {
 		px := r.proxies[w.proxy]
 		bl.stop = func() { ln.Close() }
