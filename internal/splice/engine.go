@@ -17,8 +17,8 @@ import (
 // Session methods are safe for concurrent use.
 type Engine struct {
 	// Loops is the number of epoll event loops; 0 means GOMAXPROCS at the
-	// first Start. Each loop is one goroutine, blocked in epoll_wait
-	// (without holding a P) while no connection has work.
+	// first Start. Each loop is one goroutine, parked in the Go netpoller
+	// while no connection has work.
 	Loops int
 
 	mu       sync.Mutex

@@ -153,13 +153,16 @@ func (e *Engine) pickLoop() *loop {
 
 func (s *Session) kill() { s.loop.enqueueKill(s) }
 
-// loop is one event loop: a goroutine that waits in epoll_wait on its own
-// epoll instance, with the earliest idle deadline as the timeout; a loop
-// with nothing to do is one thread blocked in the kernel.
+// loop is one event loop: an epoll instance whose descriptor is itself
+// parked in the Go netpoller, so a loop with nothing to do is an ordinary
+// parked goroutine and the runtime's timers drive the idle deadlines.
 type loop struct {
-	epfd   int
-	wakefd int
-	epoch  time.Time
+	epfd    int
+	wakefd  int
+	epoll   *os.File
+	raw     syscall.RawConn
+	collect func(fd uintptr) bool
+	epoch   time.Time
 
 	// Commands from other goroutines, under mu; woken tells whether the
 	// wake descriptor was already written since the loop last looked.
@@ -171,6 +174,7 @@ type loop struct {
 
 	// The rest belongs to the loop goroutine.
 	events   [eventBatch]syscall.EpollEvent
+	nevents  int
 	bySocket []*Session // indexed by descriptor
 	timers   timerHeap
 	ready    []*Session
@@ -179,6 +183,7 @@ type loop struct {
 	spareReady, spareIncoming, spareKills []*Session
 	scratch                               *buffer
 	now                                   int64
+	armed                                 int64
 	wakeBytes                             [8]byte
 }
 
@@ -192,13 +197,28 @@ func newLoop() (*loop, error) {
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
+	l := &loop{epfd: epfd, wakefd: wakefd, epoch: time.Now(), armed: -1}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollET, Fd: int32(wakefd)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+	err = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev)
+	if err == nil {
+		err = syscall.SetNonblock(epfd, true)
+	}
+	if err == nil {
+		l.epoll = os.NewFile(uintptr(epfd), "splice-epoll")
+		l.raw, err = l.epoll.SyscallConn()
+		if err != nil {
+			l.epoll.Close()
+			syscall.Close(wakefd)
+			return nil, err
+		}
+	}
+	if err != nil {
 		syscall.Close(epfd)
 		syscall.Close(wakefd)
-		return nil, os.NewSyscallError("epoll_ctl", err)
+		return nil, err
 	}
-	return &loop{epfd: epfd, wakefd: wakefd, epoch: time.Now()}, nil
+	l.collect = l.collectEvents
+	return l, nil
 }
 
 // eventfd returns a non-blocking eventfd(2) for waking a loop.
@@ -208,6 +228,18 @@ func eventfd() (int, error) {
 		return -1, errno
 	}
 	return int(fd), nil
+}
+
+// collectEvents runs inside the netpoller's raw read of the epoll
+// descriptor: it takes the ready events without blocking, or reports false
+// to be parked until the epoll instance has events.
+func (l *loop) collectEvents(uintptr) bool {
+	n, err := syscall.EpollWait(l.epfd, l.events[:], 0)
+	if err != nil {
+		n = 0
+	}
+	l.nevents = n
+	return n > 0
 }
 
 // enqueue hands a new session to the loop.
@@ -264,65 +296,36 @@ func (l *loop) run(wg *sync.WaitGroup) {
 		l.expire()
 		l.serviceReady()
 		if stopping {
-			l.lastRound()
 			l.shutdown()
 			return
 		}
+		l.armTimer()
 	}
-}
-
-// lastRound relays what already arrived before a stopping loop closes
-// everything: sessions registered in this very round have their first
-// readiness only in the next epoll_wait, and closing a socket with unread
-// bytes answers the peer with a reset instead of an orderly close.
-func (l *loop) lastRound() {
-	n, err := syscall.EpollWait(l.epfd, l.events[:], 0)
-	if err != nil {
-		return
-	}
-	for i := range n {
-		l.dispatch(&l.events[i])
-	}
-	l.serviceReady()
 }
 
 // wait returns the number of events collected. With sessions left over
-// from the last round it only polls; otherwise it blocks in epoll_wait
-// until an event, a command (the wake descriptor) or the next idle
-// deadline, first returning the scratch buffer so an idle loop holds none.
-//
-// The loop blocks in the system call itself rather than parking its
-// epoll descriptor in the Go netpoller: one epoll_wait per round instead
-// of a non-blocking poll, the netpoller's own wait and a goroutine wake-up.
-// The runtime hands the loop's P to other goroutines while it waits.
+// from the last round it only polls; otherwise it parks, first returning the scratch
+// buffer so an idle loop holds none.
 func (l *loop) wait() int {
-	timeout := 0
-	if len(l.ready) == 0 {
-		if l.scratch != nil {
-			putBuffer(l.scratch)
-			l.scratch = nil
+	if len(l.ready) > 0 {
+		n, err := syscall.EpollWait(l.epfd, l.events[:], 0)
+		if err != nil {
+			return 0
 		}
-		timeout = l.waitTimeout()
+		return n
 	}
-	n, err := syscall.EpollWait(l.epfd, l.events[:], timeout)
-	if err != nil {
-		// EINTR: a signal; the round runs with no events.
+	if l.scratch != nil {
+		putBuffer(l.scratch)
+		l.scratch = nil
+	}
+	l.nevents = 0
+	if err := l.raw.Read(l.collect); err != nil {
+		// The idle deadline passed (the only error a loop that owns its
+		// descriptor can see): force re-arming and let expire run.
+		l.armed = -1
 		return 0
 	}
-	return n
-}
-
-// waitTimeout is epoll_wait's timeout in milliseconds: until the earliest
-// idle deadline, rounded up, or -1 (none) with no deadline pending.
-func (l *loop) waitTimeout() int {
-	if len(l.timers) == 0 {
-		return -1
-	}
-	d := l.timers[0].idleAt - int64(time.Since(l.epoch))
-	if d <= 0 {
-		return 0
-	}
-	return int(min((d+int64(time.Millisecond)-1)/int64(time.Millisecond), 1<<30))
+	return l.nevents
 }
 
 func (l *loop) dispatch(ev *syscall.EpollEvent) {
@@ -418,6 +421,22 @@ func (l *loop) expire() {
 		}
 		l.finish(s, EndIdle, nil)
 	}
+}
+
+func (l *loop) armTimer() {
+	var want int64
+	if len(l.timers) > 0 {
+		want = l.timers[0].idleAt
+	}
+	if want == l.armed {
+		return
+	}
+	l.armed = want
+	var t time.Time
+	if want != 0 {
+		t = l.epoch.Add(time.Duration(want))
+	}
+	l.epoll.SetReadDeadline(t)
 }
 
 // serviceReady gives every session with new readiness its turn. A session

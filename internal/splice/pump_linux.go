@@ -213,5 +213,5 @@ func (l *loop) shutdown() {
 		l.scratch = nil
 	}
 	syscall.Close(l.wakefd)
-	syscall.Close(l.epfd)
+	l.epoll.Close()
 }
