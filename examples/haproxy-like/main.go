@@ -43,6 +43,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 	"github.com/mqttlb/mqttlb/internal/cluster"
 	"github.com/mqttlb/mqttlb/internal/haproxyrun"
 	"github.com/mqttlb/mqttlb/mqttlb"
@@ -50,18 +51,7 @@ import (
 
 // listFlag collects a repeatable flag whose values may also be
 // comma-separated lists.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			*l = append(*l, item)
-		}
-	}
-	return nil
-}
+type listFlag = cliflag.List
 
 func main() {
 	if err := run(); err != nil {

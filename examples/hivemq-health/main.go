@@ -44,10 +44,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 	"github.com/mqttlb/mqttlb/internal/cluster"
 )
 
@@ -70,19 +70,9 @@ type config struct {
 	logLevel       slog.Level
 }
 
-// listFlag collects a repeatable flag; values may also be comma-separated.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			*l = append(*l, item)
-		}
-	}
-	return nil
-}
+// listFlag collects a repeatable flag whose values may also be
+// comma-separated lists.
+type listFlag = cliflag.List
 
 func parseFlags(args []string, errOut io.Writer) (config, error) {
 	var cfg config
