@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // connectWire returns a minimal CONNECT of the given version and client ID
@@ -210,29 +211,16 @@ func TestBackendKilledClosesItsClientsWithinOneSecond(t *testing.T) {
 // a 3.1.1 CONNACK and then runs serve.
 func rawBackend(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				c, _, err := ReadConnect(conn, 5*time.Second, 0)
-				if err != nil {
-					return
-				}
-				c.Release()
-				conn.Write(connackOK311)
-				serve(conn)
-			})
+	addr := testnet.Serve(t, func(conn net.Conn) {
+		c, _, err := ReadConnect(conn, 5*time.Second, 0)
+		if err != nil {
+			return
 		}
+		c.Release()
+		conn.Write(connackOK311)
+		serve(conn)
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 func TestHalfCloseDeliversBackendBytesAfterClientEOF(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,8 @@ import (
 	pires "github.com/pires/go-proxyproto"
 	"github.com/pires/go-proxyproto/tlvparse"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // testPKI is a certificate authority made for one test, with files in a
@@ -173,25 +174,12 @@ func (s seenHeader) tlv(typ pires.PP2Type) []byte {
 // then the CONNECT; it reports both and answers CONNACK.
 func proxyReadingBackend(t testing.TB) (string, <-chan seenHeader) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	seen := make(chan seenHeader, 64)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { serveProxyReader(conn, seen) })
-		}
-	})
-	return ln.Addr().String(), seen
+	addr := testnet.Serve(t, func(conn net.Conn) { serveProxyReader(conn, seen) })
+	return addr, seen
 }
 
 func serveProxyReader(conn net.Conn, seen chan<- seenHeader) {
-	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(conn)
 	h, err := pires.Read(br)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -76,29 +77,16 @@ func (p *proxyProcess) stop(t *testing.T) map[string]map[string]bool {
 // connackBackend stands in for a broker: it answers every CONNECT with a
 // CONNACK and holds the connection until the client leaves.
 func connackBackend(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				c, _, err := mqttlb.ReadConnect(conn, 5*time.Second, 0)
-				if err != nil {
-					return
-				}
-				c.Release()
-				conn.Write([]byte{0x20, 2, 0, 0})
-				io.Copy(io.Discard, conn)
-			})
+	addr := testnet.Serve(t, func(conn net.Conn) {
+		c, _, err := mqttlb.ReadConnect(conn, 5*time.Second, 0)
+		if err != nil {
+			return
 		}
+		c.Release()
+		conn.Write([]byte{0x20, 2, 0, 0})
+		io.Copy(io.Discard, conn)
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 // TestReusePortProcessesPlaceClientsAlike runs two proxy processes on one

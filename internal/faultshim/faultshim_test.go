@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttlb/mqttlb/internal/faultshim"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
@@ -24,24 +24,11 @@ func TestMain(m *testing.M) {
 
 // streamer sends payload to each connection, then reads until EOF.
 func streamer(t *testing.T, payload []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.Write(payload)
-				io.Copy(io.Discard, c)
-			})
-		}
+	addr := testnet.Serve(t, func(c net.Conn) {
+		c.Write(payload)
+		io.Copy(io.Discard, c)
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 func TestModes(t *testing.T) {

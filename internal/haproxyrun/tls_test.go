@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -28,36 +28,23 @@ import (
 // header's source address and answers the CONNECT with a CONNACK.
 func proxyBackend(t *testing.T) (string, <-chan string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	sources := make(chan string, 16)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(conn)
-				h, err := pires.Read(br)
-				if err != nil {
-					sources <- "no PROXY header: " + err.Error()
-					return
-				}
-				sources <- h.SourceAddr.String()
-				if skipPacket(br) != nil {
-					return
-				}
-				conn.Write([]byte{0x20, 2, 0, 0})
-				io.Copy(io.Discard, br)
-			})
+	addr := testnet.Serve(t, func(conn net.Conn) {
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		h, err := pires.Read(br)
+		if err != nil {
+			sources <- "no PROXY header: " + err.Error()
+			return
 		}
+		sources <- h.SourceAddr.String()
+		if skipPacket(br) != nil {
+			return
+		}
+		conn.Write([]byte{0x20, 2, 0, 0})
+		io.Copy(io.Discard, br)
 	})
-	return ln.Addr().String(), sources
+	return addr, sources
 }
 
 // skipPacket reads one MQTT packet: fixed header, remaining length, body.

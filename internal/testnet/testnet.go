@@ -1,0 +1,41 @@
+// Package testnet serves loopback TCP peers for tests: broker stand-ins
+// with behaviours no real broker has, fault injectors and the like.
+//
+//	addr := testnet.Serve(t, func(conn net.Conn) {
+//		io.Copy(io.Discard, conn) // a peer that only listens
+//	})
+package testnet
+
+import (
+	"net"
+	"sync"
+	"testing"
+)
+
+// Serve listens on a free loopback port and runs handle for each
+// connection, on a goroutine of its own, closing the connection when
+// handle returns. When the test ends, the listener is closed and Serve's
+// goroutines are waited for, so none outlives the test; a handler must
+// return once its connection is closed or at its own deadline.
+func Serve(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testnet: listen: %v", err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				handle(conn)
+			})
+		}
+	})
+	return ln.Addr().String()
+}
