@@ -30,10 +30,7 @@ var errNoConnack = errors.New("no CONNACK from the backend")
 // the fail window and another is tried, up to the pool's Retries.
 func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, cs *tls.ConnectionState, hello []byte) (*Upstream, []byte, error) {
 	ctx := p.context()
-	retries := pool.Retries
-	if retries == 0 {
-		retries = DefaultRetries
-	}
+	retries := pool.retryLimit()
 	for attempt := 0; ; attempt++ {
 		up, err := pool.dialQueued(ctx, ci)
 		if err != nil {
@@ -48,11 +45,7 @@ func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, cs *tls.Connecti
 		}
 		up.Conn.Close()
 		up.Release()
-		pool.dialFailures.Add(1)
-		pool.countDialFailure(up.Backend)
-		pool.logger().Warn("backend failed before its CONNACK", "pool", pool.Name,
-			"backend", up.Backend.ID(), "addr", up.Backend.Addr, "err", err)
-		pool.markFailed(up.Backend)
+		pool.backendFailed(up.Backend, "backend failed before its CONNACK", err)
 		if attempt >= retries || ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("%w: pool %q: backend %s: %w", ErrNoBackend, pool.Name, up.Backend.ID(), err)
 		}

@@ -333,6 +333,28 @@ func (p *Pool) Pick(ci balance.ConnInfo) (*balance.Backend, error) {
 	return p.snapshot().picker.Pick(ci)
 }
 
+// retryLimit is how many further backends a connection may try after a
+// failure: Retries, with 0 meaning DefaultRetries and a negative value
+// none.
+func (p *Pool) retryLimit() int {
+	switch {
+	case p.Retries == 0:
+		return DefaultRetries
+	case p.Retries < 0:
+		return 0
+	}
+	return p.Retries
+}
+
+// backendFailed counts a backend that failed a connection (its dial, or
+// its CONNACK), logs why, and leaves it out for the fail window.
+func (p *Pool) backendFailed(b *balance.Backend, what string, err error) {
+	p.dialFailures.Add(1)
+	p.countDialFailure(b)
+	p.logger().Warn(what, "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
+	p.markFailed(b)
+}
+
 // markFailed takes a backend out of the usable set for the fail window.
 func (p *Pool) markFailed(b *balance.Backend) {
 	window := p.FailWindow
@@ -397,12 +419,7 @@ func (u *Upstream) Release() {
 // Retries times (redispatch). The error wraps ErrNoBackend when no
 // backend could be reached.
 func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error) {
-	retries := p.Retries
-	if retries == 0 {
-		retries = DefaultRetries
-	} else if retries < 0 {
-		retries = 0
-	}
+	retries := p.retryLimit()
 	table, session := p.Sticky, sticky.Session{
 		Version: ci.ProtocolVersion, CleanStart: ci.CleanStart,
 		Expiry: ci.SessionExpiry, HasExpiry: ci.HasSessionExpiry,
@@ -430,10 +447,7 @@ func (p *Pool) Dial(ctx context.Context, ci balance.ConnInfo) (*Upstream, error)
 			if ctx.Err() != nil {
 				break
 			}
-			p.dialFailures.Add(1)
-			p.countDialFailure(b)
-			p.logger().Warn("backend dial failed", "pool", p.Name, "backend", b.ID(), "addr", b.Addr, "err", err)
-			p.markFailed(b)
+			p.backendFailed(b, "backend dial failed", err)
 			continue
 		}
 		if attempt > 0 {
