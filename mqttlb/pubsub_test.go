@@ -48,6 +48,13 @@ func tcpDialer(addr string) func(testing.TB) net.Conn {
 // that dial opens.
 func v5ClientOver(t testing.TB, dial func(testing.TB) net.Conn, id string, received chan<- *paho.Publish) *paho.Client {
 	t.Helper()
+	return v5ClientKeepAlive(t, dial, id, received, 30)
+}
+
+// v5ClientKeepAlive is v5ClientOver with a keep-alive of its own, in
+// seconds.
+func v5ClientKeepAlive(t testing.TB, dial func(testing.TB) net.Conn, id string, received chan<- *paho.Publish, keepAlive uint16) *paho.Client {
+	t.Helper()
 	conn := dial(t)
 	cfg := paho.ClientConfig{ClientID: id, Conn: conn}
 	if received != nil {
@@ -58,7 +65,7 @@ func v5ClientOver(t testing.TB, dial func(testing.TB) net.Conn, id string, recei
 	c := paho.NewClient(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
+	ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: keepAlive})
 	require.NoError(t, err)
 	require.Equal(t, byte(0), ack.ReasonCode)
 	t.Cleanup(func() {

@@ -160,29 +160,19 @@ func TestTLSPahoClientsThroughProxyToPlainBrokers(t *testing.T) {
 
 	t.Run("paho.golang MQTT 5 with a client certificate", func(t *testing.T) {
 		received := make(chan *paho.Publish, 1)
-		dial := func(id string, rec chan<- *paho.Publish) *paho.Client {
+		tlsDial := func(t testing.TB) net.Conn {
 			conn, err := tls.Dial("tcp", addr, pki.clientTLSConfig(device.cert))
 			require.NoError(t, err)
-			cfg := paho.ClientConfig{ClientID: id, Conn: conn}
-			if rec != nil {
-				cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){
-					func(pr paho.PublishReceived) (bool, error) { rec <- pr.Packet; return true, nil },
-				}
-			}
-			c := paho.NewClient(cfg)
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			defer cancel()
-			// Keep-alive 0: paho.golang v0.23.0 writes a packet as
-			// net.Buffers, one Write per piece on a *tls.Conn, and its
-			// pinger writes PINGREQ concurrently, so a PINGREQ can land
-			// inside a PUBLISH (seen here: "32 07 | c0 00 | 00 01 78 ...")
-			// and the broker rightly drops the connection. Over TCP the
-			// pieces go out in one writev and cannot interleave.
-			ack, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 0})
-			require.NoError(t, err)
-			require.Equal(t, byte(0), ack.ReasonCode)
-			t.Cleanup(func() { c.Disconnect(&paho.Disconnect{}); <-c.Done() })
-			return c
+			return conn
+		}
+		// Keep-alive 0: paho.golang v0.23.0 writes a packet as
+		// net.Buffers, one Write per piece on a *tls.Conn, and its
+		// pinger writes PINGREQ concurrently, so a PINGREQ can land
+		// inside a PUBLISH (seen here: "32 07 | c0 00 | 00 01 78 ...")
+		// and the broker rightly drops the connection. Over TCP the
+		// pieces go out in one writev and cannot interleave.
+		dial := func(id string, rec chan<- *paho.Publish) *paho.Client {
+			return v5ClientKeepAlive(t, tlsDial, id, rec, 0)
 		}
 		sub := dial("tls-sub-v5", received)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
