@@ -77,14 +77,7 @@ func TestSessionClose(t *testing.T) {
 	for _, pipe := range []bool{false, true} {
 		name := map[bool]string{false: "tcp", true: "pipe"}[pipe]
 		t.Run(name, func(t *testing.T) {
-			var clientOuter, clientInner, backendInner, backendOuter net.Conn
-			if pipe {
-				clientOuter, clientInner = net.Pipe()
-				backendInner, backendOuter = net.Pipe()
-			} else {
-				clientOuter, clientInner = tcpPair(t)
-				backendInner, backendOuter = tcpPair(t)
-			}
+			clientOuter, clientInner, backendInner, backendOuter := relayEnds(t, pipe)
 			defer clientOuter.Close()
 			defer backendOuter.Close()
 			var e Engine

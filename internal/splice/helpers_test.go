@@ -117,3 +117,18 @@ func (r *rig) ended() bool {
 		return false
 	}
 }
+
+// relayEnds returns the four ends a relay test needs: the client's outer
+// end and the relay's end of it, the relay's end of the backend and the
+// backend's outer end; over net.Pipe or, with pipe false, loopback TCP.
+func relayEnds(t testing.TB, pipe bool) (clientOuter, clientInner, backendInner, backendOuter net.Conn) {
+	t.Helper()
+	if pipe {
+		clientOuter, clientInner = net.Pipe()
+		backendInner, backendOuter = net.Pipe()
+		return clientOuter, clientInner, backendInner, backendOuter
+	}
+	clientOuter, clientInner = tcpPair(t)
+	backendInner, backendOuter = tcpPair(t)
+	return clientOuter, clientInner, backendInner, backendOuter
+}

@@ -219,14 +219,7 @@ func TestRelayClientError(t *testing.T) {
 func TestRelayEndsWhenOwnerClosesAConn(t *testing.T) {
 	for _, pipe := range []bool{false, true} {
 		t.Run(fmt.Sprint("pipe=", pipe), func(t *testing.T) {
-			var clientOuter, clientInner, backendInner, backendOuter net.Conn
-			if pipe {
-				clientOuter, clientInner = net.Pipe()
-				backendInner, backendOuter = net.Pipe()
-			} else {
-				clientOuter, clientInner = tcpPair(t)
-				backendInner, backendOuter = tcpPair(t)
-			}
+			clientOuter, clientInner, backendInner, backendOuter := relayEnds(t, pipe)
 			defer clientOuter.Close()
 			defer backendOuter.Close()
 			res := startRelay(t, clientInner, backendInner, Config{})
