@@ -91,29 +91,10 @@ func TestMosquittoClientsThroughProxy(t *testing.T) {
 			message := "hello over MQTT v" + version
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-V", version,
-				"-t", topic, "-C", "1", "-W", "15", "-q", "1")
-			var out, errOut bytes.Buffer
-			sub.Stdout, sub.Stderr = &out, &errOut
-			require.NoError(t, sub.Start())
-
-			// Publish until the subscriber has its message: it may not
-			// have subscribed yet when the first publish arrives.
-			done := make(chan error, 1)
-			go func() { done <- sub.Wait() }()
-			for {
-				pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", host, "-p", port, "-V", version,
-					"-t", topic, "-m", message, "-q", "1")
-				pubOut, err := pub.CombinedOutput()
-				require.NoError(t, err, "mosquitto_pub: %s", pubOut)
-				select {
-				case err := <-done:
-					require.NoError(t, err, "mosquitto_sub: %s", errOut.String())
-					assert.Equal(t, message, strings.TrimSpace(out.String()))
-					return
-				case <-time.After(200 * time.Millisecond):
-				}
-			}
+			cliPubSub(t, ctx,
+				[]string{"-h", host, "-p", port, "-V", version, "-t", topic, "-C", "1", "-W", "15", "-q", "1"},
+				[]string{"-h", host, "-p", port, "-V", version, "-t", topic, "-m", message, "-q", "1"},
+				message)
 		})
 	}
 }
@@ -164,6 +145,31 @@ func TestMosquittoBridgeThroughProxy(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no message crossed the bridge through the proxy; proxy events: %+v", events.all())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// cliPubSub starts mosquitto_sub with subArgs (which must make it exit
+// after one message, -C 1), then runs mosquitto_pub with pubArgs until
+// the subscriber has the message, since it may not have subscribed yet
+// when the first one arrives, and checks that it printed want.
+func cliPubSub(t *testing.T, ctx context.Context, subArgs, pubArgs []string, want string) {
+	t.Helper()
+	sub := exec.CommandContext(ctx, "mosquitto_sub", subArgs...)
+	var out, errOut bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &errOut
+	require.NoError(t, sub.Start())
+	done := make(chan error, 1)
+	go func() { done <- sub.Wait() }()
+	for {
+		pubOut, err := exec.CommandContext(ctx, "mosquitto_pub", pubArgs...).CombinedOutput()
+		require.NoError(t, err, "mosquitto_pub: %s", pubOut)
+		select {
+		case err := <-done:
+			require.NoError(t, err, "mosquitto_sub: %s", errOut.String())
+			assert.Equal(t, want, strings.TrimSpace(out.String()))
+			return
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

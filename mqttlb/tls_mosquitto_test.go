@@ -1,15 +1,14 @@
 package mqttlb
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // TestTLSMosquittoClientsThroughProxy runs mosquitto_sub and mosquitto_pub
@@ -40,27 +39,10 @@ func TestTLSMosquittoClientsThroughProxy(t *testing.T) {
 	})
 
 	t.Run("with client certificates", func(t *testing.T) {
-		sub := exec.CommandContext(ctx, "mosquitto_sub", append(common,
-			"--cert", subCert.certFile, "--key", subCert.keyFile, "-t", topic, "-C", "1", "-W", "15")...)
-		var out, errOut bytes.Buffer
-		sub.Stdout, sub.Stderr = &out, &errOut
-		require.NoError(t, sub.Start())
-		done := make(chan error, 1)
-		go func() { done <- sub.Wait() }()
-		// Publish until the subscriber has its message: it may not have
-		// subscribed yet when the first publish arrives.
-		for {
-			pubOut, err := exec.CommandContext(ctx, "mosquitto_pub", append(common,
-				"--cert", pubCert.certFile, "--key", pubCert.keyFile, "-t", topic, "-m", message)...).CombinedOutput()
-			require.NoError(t, err, "mosquitto_pub: %s", pubOut)
-			select {
-			case err := <-done:
-				require.NoError(t, err, "mosquitto_sub: %s", errOut.String())
-				assert.Equal(t, message, strings.TrimSpace(out.String()))
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+		cliPubSub(t, ctx,
+			append(slices.Clone(common), "--cert", subCert.certFile, "--key", subCert.keyFile, "-t", topic, "-C", "1", "-W", "15"),
+			append(slices.Clone(common), "--cert", pubCert.certFile, "--key", pubCert.keyFile, "-t", topic, "-m", message),
+			message)
 	})
 
 	waitFor(t, 5*time.Second, func() bool {
