@@ -367,3 +367,49 @@ func pipeBroker(conn net.Conn) {
 	conn.Write(connackOK311)
 	io.Copy(io.Discard, conn)
 }
+
+// TestIdleTimeoutForClientsWithoutKeepAlive: a client whose CONNECT says
+// keep-alive 0 has no MQTT limit on its silence; Proxy.IdleTimeout gives
+// one, and without it such a client is never cut. Fake time in a synctest
+// bubble, over net.Pipe, so the limits are exact.
+func TestIdleTimeoutForClientsWithoutKeepAlive(t *testing.T) {
+	silentClient := func(t *testing.T, idle time.Duration) net.Conn {
+		pool := &Pool{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			proxySide, brokerSide := net.Pipe()
+			go pipeBroker(brokerSide)
+			return proxySide, nil
+		}}
+		pool.SetBackends(backendsFor("broker:1883"))
+		proxy := &Proxy{Default: pool, IdleTimeout: idle, Logger: quietLogger()}
+		t.Cleanup(func() { proxy.Close() })
+		client, proxySide := net.Pipe()
+		t.Cleanup(func() { client.Close() })
+		go proxy.ServeConn(proxySide)
+		go client.Write(connectWire(4, "no-keepalive", 0))
+		ack := make([]byte, 4)
+		_, err := io.ReadFull(client, ack)
+		require.NoError(t, err)
+		require.Equal(t, connackOK311, ack)
+		return client
+	}
+
+	t.Run("cut after IdleTimeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			client := silentClient(t, 10*time.Second)
+			start := time.Now()
+			_, err := io.Copy(io.Discard, client)
+			require.NoError(t, err)
+			assert.Equal(t, 10*time.Second, time.Since(start).Round(time.Second))
+		})
+	})
+	t.Run("never cut without IdleTimeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			client := silentClient(t, 0)
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			client.SetReadDeadline(time.Now().Add(time.Millisecond))
+			_, err := client.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "still connected after an hour of silence")
+		})
+	})
+}
