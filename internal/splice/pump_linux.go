@@ -39,7 +39,7 @@ func (l *loop) service(s *Session) bool {
 		if s.heapIndex >= 0 {
 			l.timers.remove(int(s.heapIndex))
 		}
-		if err := syscall.Shutdown(int(s.up.dst), syscall.SHUT_WR); err != nil {
+		if err := rawShutdownWrite(int(s.up.dst)); err != 0 {
 			l.finish(s, EndBackendError, os.NewSyscallError("shutdown", err))
 			return false
 		}
@@ -137,19 +137,27 @@ func (l *loop) dropPending(f *flow) {
 
 func readFD(fd int, p []byte) (int, error) {
 	for {
-		n, err := syscall.Read(fd, p)
-		if err != syscall.EINTR {
-			return max(n, 0), err
+		n, errno := rawRead(fd, p)
+		switch errno {
+		case 0:
+			return n, nil
+		case syscall.EINTR:
+			continue
 		}
+		return 0, errno
 	}
 }
 
 func writeFD(fd int, p []byte) (int, error) {
 	for {
-		n, err := syscall.Write(fd, p)
-		if err != syscall.EINTR {
-			return max(n, 0), err
+		n, errno := rawWrite(fd, p)
+		switch errno {
+		case 0:
+			return n, nil
+		case syscall.EINTR:
+			continue
 		}
+		return 0, errno
 	}
 }
 
@@ -177,7 +185,7 @@ func (l *loop) finish(s *Session, end End, err error) {
 		if fd < len(l.bySocket) {
 			l.bySocket[fd] = nil
 		}
-		syscall.Close(fd)
+		rawClose(fd)
 	}
 	for _, f := range [2]*flow{&s.up, &s.down} {
 		if f.buf != nil {
