@@ -10,6 +10,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/packet"
+	"github.com/mqttlb/mqttlb/internal/splice"
 )
 
 // maxGreetingSize caps the backend's first packet when the proxy reads it
@@ -28,8 +29,10 @@ var errNoConnack = errors.New("no CONNACK from the backend")
 // before the relay starts; a backend that fails to send it in time, or
 // whose connection fails before the client saw a byte, is left out for
 // the fail window and another is tried, up to the pool's Retries.
-func (p *Proxy) connectBackend(pool *Pool, ci balance.ConnInfo, cs *tls.ConnectionState, hello []byte) (*Upstream, []byte, error) {
-	ctx := p.context()
+func (p *Proxy) connectBackend(client net.Conn, pool *Pool, ci balance.ConnInfo, cs *tls.ConnectionState, hello []byte) (*Upstream, []byte, error) {
+	// A client born in one of the relay's event loops has its backend
+	// dialed into the same loop (see dialTCP).
+	ctx := splice.WithNear(p.context(), client)
 	retries := pool.retryLimit()
 	for attempt := 0; ; attempt++ {
 		up, err := pool.dialQueued(ctx, ci)

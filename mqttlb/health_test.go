@@ -136,14 +136,16 @@ func startMonitor(t *testing.T, pool *Pool, checker health.Checker) <-chan healt
 		Fall:     testFall,
 		Logger:   quietLogger(),
 		OnEvent: func(ev health.Event) {
-			select {
-			case events <- healthEvent{ev, time.Now()}:
-			default:
-			}
+			// The pool first: a test that sees the event may look at
+			// the pool's status at once.
 			if ev.New == health.Up {
 				pool.MarkUp(ev.Addr)
 			} else {
 				pool.MarkDown(ev.Addr, ev.Err)
+			}
+			select {
+			case events <- healthEvent{ev, time.Now()}:
+			default:
 			}
 		},
 	}

@@ -163,6 +163,11 @@ func (p *Proxy) ListenAndServe(addr string) error {
 func (p *Proxy) Serve(ln net.Listener) error { return p.serve(ln, nil) }
 
 func (p *Proxy) serve(ln net.Listener, lim *listenerLimit) error {
+	if tl, ok := ln.(*net.TCPListener); ok {
+		// Plain TCP: connections are born in the relay's event loops
+		// (Linux), and keep their sockets through the hand-over.
+		ln = p.engine.Listener(tl)
+	}
 	if !p.trackListener(&ln, true) {
 		ln.Close()
 		return ErrProxyClosed
@@ -274,7 +279,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		return p.refuse(c, version, ErrNoBackend, ev)
 	}
 	// Forward the CONNECT and whatever the client pipelined, unchanged.
-	up, greeting, err := p.connectBackend(pool, ci, tlsState, hello.Bytes)
+	up, greeting, err := p.connectBackend(c, pool, ci, tlsState, hello.Bytes)
 	if err != nil {
 		return p.refuse(c, version, err, ev)
 	}

@@ -40,6 +40,10 @@ type pollSession struct {
 	heapIndex                int32
 	queued, finished         bool
 	end                      End
+
+	// owned are the Conns whose sockets the loop has registered already,
+	// until the loop takes the session in.
+	owned [2]*Conn
 }
 
 // flow is one direction: bytes read from src are written to dst. The
@@ -49,8 +53,13 @@ type pollSession struct {
 type flow struct {
 	src, dst                int32
 	readable, writable, eof bool
-	buf                     *buffer
-	off, end                int32
+	// hup: the source reported its end or an error, so reads go on until
+	// they see it; otherwise a short read proves the source drained (a
+	// later arrival is a new edge) and saves the read that would find
+	// EAGAIN.
+	hup      bool
+	buf      *buffer
+	off, end int32
 }
 
 func (f *flow) pending() bool { return f.buf != nil }
@@ -89,36 +98,112 @@ func dupSocket(c net.Conn) (int, bool) {
 // startPolled hands a kernel socket pair to an event loop. It reports false,
 // having changed nothing, when the pair must be relayed by goroutines.
 //
-// The descriptors are duplicated and the net.Conns closed: the copies are
-// non-blocking (the flag lives in the shared open file description) and
-// belong to the engine alone, and closing the originals only releases the
-// runtime's poll descriptors and the Go objects.
+// A [Conn] of this engine is taken over as it is: its socket is already
+// in a loop, which the session joins. Other descriptors are duplicated
+// and their net.Conns closed: the copies are non-blocking (the flag lives
+// in the shared open file description) and belong to the engine alone,
+// and closing the originals only releases the runtime's poll descriptors
+// and the Go objects.
 func (e *Engine) startPolled(s *Session, client, backend net.Conn, cfg Config, done func(Result)) bool {
-	cfd, ok := dupSocket(client)
-	if !ok {
+	if !e.pollable(client) || !e.pollable(backend) {
 		return false
 	}
-	bfd, ok := dupSocket(backend)
-	if !ok {
-		syscall.Close(cfd)
-		return false
+	var ends [2]polledEnd
+	for i, c := range [2]net.Conn{client, backend} {
+		end, ok := e.claim(c)
+		if !ok {
+			if i == 1 {
+				ends[0].undo()
+			}
+			return false
+		}
+		ends[i] = end
 	}
-	l := e.pickLoop()
+	l := ends[0].loop
 	if l == nil {
-		syscall.Close(cfd)
-		syscall.Close(bfd)
+		l = ends[1].loop
+	}
+	if l == nil {
+		l = e.pickLoop()
+	}
+	if l == nil {
+		ends[0].undo()
+		ends[1].undo()
 		return false
 	}
-	client.Close()
-	backend.Close()
+	for i := range ends {
+		ends[i].joinLoop(l)
+	}
+	for _, end := range ends {
+		if end.orig != nil {
+			end.orig.Close()
+		}
+	}
 	s.loop = l
 	s.done = done
 	s.heapIndex = -1
 	s.idle = int64(max(cfg.ClientIdle, 0))
+	s.owned = [2]*Conn{ends[0].conn, ends[1].conn}
+	cfd, bfd := ends[0].fd, ends[1].fd
 	s.up = flow{src: int32(cfd), dst: int32(bfd), writable: true}
 	s.down = flow{src: int32(bfd), dst: int32(cfd), writable: true}
 	l.enqueue(s)
 	return true
+}
+
+// polledEnd is one side of a pair being handed to a loop: a Conn taken
+// over (conn set, loop its loop until joinLoop), or a duplicated
+// descriptor of orig.
+type polledEnd struct {
+	fd   int
+	conn *Conn
+	loop *loop
+	orig net.Conn
+}
+
+func (e *Engine) pollable(c net.Conn) bool {
+	switch c := c.(type) {
+	case *Conn:
+		return c.loop.engine == e
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// claim takes c's socket for a session.
+func (e *Engine) claim(c net.Conn) (polledEnd, bool) {
+	if sc, ok := c.(*Conn); ok {
+		if !sc.takeOver() {
+			return polledEnd{}, false
+		}
+		return polledEnd{fd: sc.fd, conn: sc, loop: sc.loop}, true
+	}
+	fd, ok := dupSocket(c)
+	return polledEnd{fd: fd, orig: c}, ok
+}
+
+// undo gives a claimed end back.
+func (end *polledEnd) undo() {
+	switch {
+	case end.conn != nil:
+		end.conn.giveBack()
+	case end.orig != nil:
+		syscall.Close(end.fd)
+	}
+}
+
+// joinLoop moves a Conn of another loop out of that loop's epoll
+// instance: the session's loop then registers it like a duplicated
+// descriptor.
+func (end *polledEnd) joinLoop(l *loop) {
+	if end.conn == nil || end.loop == l {
+		return
+	}
+	end.loop.forgetConn(end.fd, end.conn)
+	syscall.EpollCtl(end.loop.epfd, syscall.EPOLL_CTL_DEL, end.fd, nil)
+	end.conn = nil
+	end.loop = l
 }
 
 // pickLoop starts the loops on first use and returns the next one, or nil
@@ -140,6 +225,7 @@ func (e *Engine) pickLoop() *loop {
 			if err != nil {
 				break
 			}
+			l.engine = e
 			e.loops = append(e.loops, l)
 			e.wg.Add(1)
 			go l.run(&e.wg)
@@ -157,6 +243,7 @@ func (s *Session) kill() { s.loop.enqueueKill(s) }
 // parked in the Go netpoller, so a loop with nothing to do is an ordinary
 // parked goroutine and the runtime's timers drive the idle deadlines.
 type loop struct {
+	engine  *Engine
 	epfd    int
 	wakefd  int
 	epoll   *os.File
@@ -173,9 +260,14 @@ type loop struct {
 	woken    bool
 
 	// The rest belongs to the loop goroutine.
-	events   [eventBatch]syscall.EpollEvent
-	nevents  int
-	bySocket []*Session // indexed by descriptor
+	events  [eventBatch]syscall.EpollEvent
+	nevents int
+	// bySocket names what each descriptor of the loop is: a session's
+	// socket, or a Conn not yet handed to a session. Conns are added and
+	// removed by other goroutines, so the table is under sockMu; the loop
+	// holds it while it dispatches a batch of events.
+	sockMu   sync.Mutex
+	bySocket []socketEntry
 	timers   timerHeap
 	ready    []*Session
 	// Spare slices swapped with the ones above, so steady state allocates
@@ -234,12 +326,8 @@ func eventfd() (int, error) {
 // descriptor: it takes the ready events without blocking, or reports false
 // to be parked until the epoll instance has events.
 func (l *loop) collectEvents(uintptr) bool {
-	n, err := syscall.EpollWait(l.epfd, l.events[:], 0)
-	if err != nil {
-		n = 0
-	}
-	l.nevents = n
-	return n > 0
+	l.nevents = rawEpollPoll(l.epfd, l.events[:])
+	return l.nevents > 0
 }
 
 // enqueue hands a new session to the loop.
@@ -289,9 +377,11 @@ func (l *loop) run(wg *sync.WaitGroup) {
 	for {
 		n := l.wait()
 		l.now = int64(time.Since(l.epoch))
+		l.sockMu.Lock()
 		for i := range n {
 			l.dispatch(&l.events[i])
 		}
+		l.sockMu.Unlock()
 		stopping := l.commands()
 		l.expire()
 		l.serviceReady()
@@ -308,11 +398,7 @@ func (l *loop) run(wg *sync.WaitGroup) {
 // buffer so an idle loop holds none.
 func (l *loop) wait() int {
 	if len(l.ready) > 0 {
-		n, err := syscall.EpollWait(l.epfd, l.events[:], 0)
-		if err != nil {
-			return 0
-		}
-		return n
+		return rawEpollPoll(l.epfd, l.events[:])
 	}
 	if l.scratch != nil {
 		putBuffer(l.scratch)
@@ -328,21 +414,50 @@ func (l *loop) wait() int {
 	return l.nevents
 }
 
+// socketEntry is one descriptor's owner in a loop: a session or a Conn.
+type socketEntry struct {
+	session *Session
+	conn    *Conn
+}
+
+// setSocketLocked records fd's owner, growing the table; l.sockMu is held.
+func (l *loop) setSocketLocked(fd int, e socketEntry) {
+	if fd >= len(l.bySocket) {
+		l.bySocket = append(l.bySocket, make([]socketEntry, fd+1-len(l.bySocket)+len(l.bySocket)/2)...)
+	}
+	l.bySocket[fd] = e
+}
+
+// dispatch records one event; l.sockMu is held.
 func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	fd := int(ev.Fd)
 	if fd == l.wakefd {
-		syscall.Read(l.wakefd, l.wakeBytes[:])
+		rawRead(l.wakefd, l.wakeBytes[:])
 		return
 	}
-	if fd >= len(l.bySocket) || l.bySocket[fd] == nil {
+	if fd >= len(l.bySocket) {
 		return
 	}
-	s := l.bySocket[fd]
 	in := ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 	out := ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	hup := ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	if c := l.bySocket[fd].conn; c != nil {
+		if in {
+			c.readable(hup)
+		}
+		if out {
+			c.writable()
+		}
+		return
+	}
+	s := l.bySocket[fd].session
+	if s == nil {
+		return
+	}
 	if int32(fd) == s.up.src {
 		if in {
 			s.up.readable = true
+			s.up.hup = s.up.hup || hup
 			s.lastClient = l.now
 		}
 		if out {
@@ -351,6 +466,7 @@ func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	} else {
 		if in {
 			s.down.readable = true
+			s.down.hup = s.down.hup || hup
 		}
 		if out {
 			s.up.writable = true
@@ -388,14 +504,30 @@ func (l *loop) commands() bool {
 
 func (l *loop) register(s *Session) {
 	cfd, bfd := int(s.up.src), int(s.up.dst)
-	if top := max(cfd, bfd); top >= len(l.bySocket) {
-		l.bySocket = append(l.bySocket, make([]*Session, top+1-len(l.bySocket)+len(l.bySocket)/2)...)
-	}
-	l.bySocket[cfd], l.bySocket[bfd] = s, s
+	l.sockMu.Lock()
+	l.setSocketLocked(cfd, socketEntry{session: s})
+	l.setSocketLocked(bfd, socketEntry{session: s})
+	l.sockMu.Unlock()
 	s.lastClient = l.now
-	// Adding a socket reports its current readiness as a first edge, so
-	// bytes that arrived before registration are not missed.
-	for _, fd := range [2]int{cfd, bfd} {
+	owned := s.owned
+	s.owned = [2]*Conn{}
+	// A Conn's socket is registered already; what it saw while nobody
+	// read is in its flags, and events since then came here. Adding a
+	// socket reports its current readiness as a first edge, so bytes that
+	// arrived before registration are not missed either way.
+	if c := owned[0]; c != nil && c.maybeReadable() {
+		s.up.readable, s.up.hup = true, c.hup.Load()
+	}
+	if c := owned[1]; c != nil && c.maybeReadable() {
+		s.down.readable, s.down.hup = true, c.hup.Load()
+	}
+	if s.up.readable || s.down.readable {
+		l.schedule(s)
+	}
+	for i, fd := range [2]int{cfd, bfd} {
+		if owned[i] != nil {
+			continue
+		}
 		ev := syscall.EpollEvent{Events: socketEvents, Fd: int32(fd)}
 		if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			l.finish(s, EndKilled, os.NewSyscallError("epoll_ctl", err))

@@ -36,14 +36,18 @@ type mode struct {
 	name  string
 	pipe  bool
 	start func(t testing.TB, client, backend net.Conn, cfg Config) <-chan Result
+	// born: the relay's ends are Conns born in the engine's loops (an
+	// accepted client and a backend dialed near it), where the platform
+	// has them.
+	born bool
 }
 
-var modes = []mode{
-	{"relay/tcp", false, startRelay},
-	{"relay/pipe", true, startRelay},
-	{"engine/tcp", false, startEngine},
-	{"engine/pipe", true, startEngine},
-}
+var modes = append([]mode{
+	{"relay/tcp", false, startRelay, false},
+	{"relay/pipe", true, startRelay, false},
+	{"engine/tcp", false, startEngine, false},
+	{"engine/pipe", true, startEngine, false},
+}, bornModes...)
 
 func tcpModes() []mode {
 	var out []mode
@@ -78,6 +82,18 @@ type rig struct {
 
 func newRig(t testing.TB, m mode, cfg Config) *rig {
 	t.Helper()
+	if m.born {
+		e := &Engine{Loops: 2}
+		t.Cleanup(func() { e.Close() })
+		clientOuter, clientInner, backendInner, backendOuter := bornEnds(t, e)
+		t.Cleanup(func() {
+			clientOuter.Close()
+			backendOuter.Close()
+		})
+		res := make(chan Result, 1)
+		e.Start(clientInner, backendInner, cfg, func(r Result) { res <- r })
+		return &rig{client: clientOuter, backend: backendOuter, result: res}
+	}
 	var clientOuter, clientInner, backendInner, backendOuter net.Conn
 	if m.pipe {
 		clientOuter, clientInner = net.Pipe()

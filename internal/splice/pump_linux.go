@@ -119,6 +119,9 @@ func (l *loop) pump(f *flow, count *atomic.Int64) (pumpStatus, error) {
 		}
 		moved += n
 		f.buf, f.off, f.end = l.scratch, 0, int32(n)
+		if n < len(l.scratch) && !f.hup {
+			f.readable = false
+		}
 	}
 	if f.buf != nil && f.buf == l.scratch {
 		l.scratch = nil
@@ -182,9 +185,11 @@ func (l *loop) finish(s *Session, end End, err error) {
 		// registration until the exec; its events then name a
 		// descriptor that is unused or reused, and bring at most a
 		// read or write that finds EAGAIN.
+		l.sockMu.Lock()
 		if fd < len(l.bySocket) {
-			l.bySocket[fd] = nil
+			l.bySocket[fd] = socketEntry{}
 		}
+		l.sockMu.Unlock()
 		rawClose(fd)
 	}
 	for _, f := range [2]*flow{&s.up, &s.down} {
@@ -202,10 +207,21 @@ func (l *loop) finish(s *Session, end End, err error) {
 
 // shutdown kills every session of a stopping loop and releases the loop.
 func (l *loop) shutdown() {
-	for fd, s := range l.bySocket {
-		if s != nil && int(s.up.src) == fd {
-			l.finish(s, EndKilled, nil)
+	l.sockMu.Lock()
+	var sessions []*Session
+	for fd, e := range l.bySocket {
+		if s := e.session; s != nil && int(s.up.src) == fd {
+			sessions = append(sessions, s)
 		}
+		if e.conn != nil {
+			// The Conn's owner still closes it; its waiters learn now
+			// that no event will come.
+			e.conn.kill(ErrEngineClosed)
+		}
+	}
+	l.sockMu.Unlock()
+	for _, s := range sessions {
+		l.finish(s, EndKilled, nil)
 	}
 	l.mu.Lock()
 	incoming := l.incoming

@@ -3,6 +3,8 @@
 package splice
 
 import (
+	"encoding/binary"
+	"net/netip"
 	"syscall"
 	"unsafe"
 )
@@ -13,7 +15,9 @@ import (
 // processor away from a thread it believes blocked in the kernel, only
 // cost time. Under connection churn a loopback write or close runs the
 // peer's TCP work inline and often lasts long enough for that hand-off
-// to happen, waking a second thread for nothing.
+// to happen, waking a second thread for nothing. The same holds for the
+// accept, connect and option calls of a Conn (its sockets are
+// non-blocking too) and for polling epoll with a zero timeout.
 
 func rawRead(fd int, p []byte) (int, syscall.Errno) {
 	var ptr unsafe.Pointer
@@ -40,4 +44,62 @@ func rawClose(fd int) {
 func rawShutdownWrite(fd int) syscall.Errno {
 	_, _, errno := syscall.RawSyscall(syscall.SYS_SHUTDOWN, uintptr(fd), syscall.SHUT_WR, 0)
 	return errno
+}
+
+func rawSetNoDelay(fd int) {
+	one := int32(1)
+	syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, uintptr(fd), syscall.IPPROTO_TCP, syscall.TCP_NODELAY,
+		uintptr(unsafe.Pointer(&one)), 4, 0)
+}
+
+// rawAccept4 accepts a non-blocking, close-on-exec socket and returns
+// its peer's address.
+func rawAccept4(fd int) (int, netip.AddrPort, syscall.Errno) {
+	var rsa syscall.RawSockaddrAny
+	size := uint32(syscall.SizeofSockaddrAny)
+	nfd, _, errno := syscall.RawSyscall6(syscall.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&size)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(nfd), rawAddrPort(&rsa), 0
+}
+
+// rawConnect starts or checks a connection of a non-blocking socket.
+func rawConnect(fd int, to netip.AddrPort) syscall.Errno {
+	if to.Addr().Is4() {
+		sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: to.Addr().As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], to.Port())
+		_, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), syscall.SizeofSockaddrInet4)
+		return errno
+	}
+	sa := syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: to.Addr().As16()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], to.Port())
+	_, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), syscall.SizeofSockaddrInet6)
+	return errno
+}
+
+// rawAddrPort reads an IPv4 or IPv6 socket address.
+func rawAddrPort(rsa *syscall.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
+	case syscall.AF_INET6:
+		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
+	}
+	return netip.AddrPort{}
+}
+
+// rawEpollPoll collects ready events without waiting.
+func rawEpollPoll(epfd int, events []syscall.EpollEvent) int {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(n)
 }

@@ -1,0 +1,363 @@
+//go:build linux
+
+package splice
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Conn is a TCP connection whose socket belongs to one of an Engine's
+// event loops from the moment it exists: it is accepted by a listener
+// from [Engine.Listener] or dialed by [DialNear], registered once in the
+// loop's epoll instance, and read and written through that loop's
+// readiness events. Handed to [Engine.Start], it becomes a session of the
+// same loop without any further system call: no duplicated descriptor, no
+// second registration, no runtime poller to leave.
+//
+// A Conn is a net.Conn with deadlines, safe for concurrent use like
+// *net.TCPConn.
+type Conn struct {
+	fd     int
+	loop   *loop
+	remote netip.AddrPort
+
+	// mu is held shared around every system call on fd and exclusively
+	// to close the socket or hand it to a session, so that a descriptor
+	// number is never used after it was released.
+	mu     sync.RWMutex
+	closed bool
+	handed bool
+	// borrowed: the descriptor belongs to someone else (a listener's,
+	// see Listener), so Close only stops using it.
+	borrowed bool
+
+	localOnce sync.Once
+	local     netip.AddrPort
+
+	// mayRead is set by the loop on a readable event and cleared before
+	// each read; a session made from the Conn starts readable when it is
+	// set, so bytes that arrived while nobody read are not missed.
+	mayRead atomic.Bool
+	// hup is set by the loop once the peer's end or an error was
+	// reported: reads then go on until they see it.
+	hup atomic.Bool
+	// rd and wr carry the loop's readiness events to a waiting reader or
+	// writer (capacity one: an event never blocks the loop).
+	rd, wr chan struct{}
+	// dead is closed when the Conn is closed or its loop stops.
+	deadOnce sync.Once
+	dead     chan struct{}
+	deadErr  error
+
+	readDeadline, writeDeadline atomic.Int64 // Unix nanoseconds; 0 = none
+}
+
+func newConn(fd int, l *loop, remote netip.AddrPort) *Conn {
+	return &Conn{
+		fd: fd, loop: l, remote: remote,
+		rd: make(chan struct{}, 1), wr: make(chan struct{}, 1), dead: make(chan struct{}),
+	}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// readable and writable are called by the loop, under its socket lock.
+func (c *Conn) readable(hup bool) {
+	if hup {
+		c.hup.Store(true)
+	}
+	c.mayRead.Store(true)
+	poke(c.rd)
+}
+
+func (c *Conn) writable() { poke(c.wr) }
+
+// maybeReadable tells whether bytes or the end may be waiting, as far as
+// the loop's events and the Conn's own reads know.
+func (c *Conn) maybeReadable() bool {
+	return c.mayRead.Load() || c.hup.Load() || len(c.rd) > 0
+}
+
+func (c *Conn) kill(err error) {
+	c.deadOnce.Do(func() {
+		c.deadErr = err
+		close(c.dead)
+	})
+}
+
+// Read reads from the socket, waiting for the loop's readiness event when
+// nothing is there.
+//
+// A read that fills less than p proves the socket drained at that moment
+// (a TCP receive queue is copied out until p is full or the queue is
+// empty), and any later arrival is a new event; so after one the next
+// Read waits for that event first instead of making a read that would
+// find nothing. This saves the first read of every accepted connection
+// too, made before its client has sent anything.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if err := c.deadlineErr(&c.readDeadline); err != nil {
+			return 0, c.opError("read", err)
+		}
+		if !c.mayRead.Load() && !c.hup.Load() {
+			if err := c.wait(nil, c.rd, &c.readDeadline); err != nil {
+				return 0, c.opError("read", err)
+			}
+			continue
+		}
+		c.mu.RLock()
+		if c.closed || c.handed {
+			c.mu.RUnlock()
+			return 0, c.opError("read", net.ErrClosed)
+		}
+		c.mayRead.Store(false)
+		n, errno := rawRead(c.fd, p)
+		c.mu.RUnlock()
+		switch errno {
+		case 0:
+			if n == len(p) || n == 0 {
+				// More may be waiting, or the end is there for a
+				// session to see too.
+				c.mayRead.Store(true)
+			}
+			if n == 0 {
+				c.hup.Store(true)
+			}
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			// Nothing after all (an event that was not data): wait for
+			// the next one.
+			if c.hup.Load() {
+				if err := c.wait(nil, c.rd, &c.readDeadline); err != nil {
+					return 0, c.opError("read", err)
+				}
+			}
+		default:
+			c.mayRead.Store(true)
+			c.hup.Store(true)
+			return 0, c.opError("read", os.NewSyscallError("read", errno))
+		}
+	}
+}
+
+// Write writes all of p, waiting for the loop's readiness event while the
+// socket's buffer is full.
+func (c *Conn) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		if err := c.deadlineErr(&c.writeDeadline); err != nil {
+			return written, c.opError("write", err)
+		}
+		c.mu.RLock()
+		if c.closed || c.handed {
+			c.mu.RUnlock()
+			return written, c.opError("write", net.ErrClosed)
+		}
+		n, errno := rawWrite(c.fd, p[written:])
+		c.mu.RUnlock()
+		switch errno {
+		case 0:
+			written += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if err := c.wait(nil, c.wr, &c.writeDeadline); err != nil {
+				return written, c.opError("write", err)
+			}
+		default:
+			return written, c.opError("write", os.NewSyscallError("write", errno))
+		}
+	}
+	return written, nil
+}
+
+// wait blocks until ch has an event, the deadline passes, ctx ends or the
+// Conn dies.
+func (c *Conn) wait(ctx context.Context, ch chan struct{}, deadline *atomic.Int64) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	var expired <-chan time.Time
+	if d := deadline.Load(); d != 0 {
+		left := time.Until(time.Unix(0, d))
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		t := time.NewTimer(left)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-c.dead:
+		return c.deadErr
+	case <-expired:
+		return os.ErrDeadlineExceeded
+	case <-done:
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) deadlineErr(deadline *atomic.Int64) error {
+	if d := deadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+func (c *Conn) opError(op string, err error) error {
+	if err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(c.remote), Err: err}
+}
+
+// Close closes the connection; it has no effect once the Conn was handed
+// to a session.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed || c.handed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.loop.forgetConn(c.fd, c)
+	if !c.borrowed {
+		rawClose(c.fd)
+	}
+	c.mu.Unlock()
+	c.kill(net.ErrClosed)
+	return nil
+}
+
+// CloseWrite shuts down the writing side of the connection.
+func (c *Conn) CloseWrite() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed || c.handed {
+		return c.opError("close", net.ErrClosed)
+	}
+	if errno := rawShutdownWrite(c.fd); errno != 0 {
+		return c.opError("close", os.NewSyscallError("shutdown", errno))
+	}
+	return nil
+}
+
+// LocalAddr returns the local address, asking the kernel on first use.
+func (c *Conn) LocalAddr() net.Addr {
+	c.localOnce.Do(func() {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		if c.closed || c.handed {
+			return
+		}
+		if sa, err := syscall.Getsockname(c.fd); err == nil {
+			c.local = sockaddrAddrPort(sa)
+		}
+	})
+	return net.TCPAddrFromAddrPort(c.local)
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline; a waiting Read sees the change.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.Store(unixNano(t))
+	poke(c.rd)
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline; a waiting Write sees the
+// change.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.writeDeadline.Store(unixNano(t))
+	poke(c.wr)
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// takeOver hands the socket to a session: the Conn no longer reads,
+// writes or closes it.
+func (c *Conn) takeOver() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.handed {
+		return false
+	}
+	c.handed = true
+	return true
+}
+
+// giveBack undoes takeOver when the session could not start.
+func (c *Conn) giveBack() {
+	c.mu.Lock()
+	c.handed = false
+	c.mu.Unlock()
+}
+
+func sockaddrAddrPort(sa syscall.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// addConn registers a new socket with the loop.
+func (l *loop) addConn(c *Conn) error {
+	l.sockMu.Lock()
+	l.setSocketLocked(c.fd, socketEntry{conn: c})
+	l.sockMu.Unlock()
+	ev := syscall.EpollEvent{Events: socketEvents, Fd: int32(c.fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		l.forgetConn(c.fd, c)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// forgetConn removes c's entry, unless the descriptor already names
+// something else.
+func (l *loop) forgetConn(fd int, c *Conn) {
+	l.sockMu.Lock()
+	if fd < len(l.bySocket) && l.bySocket[fd].conn == c {
+		l.bySocket[fd] = socketEntry{}
+	}
+	l.sockMu.Unlock()
+}

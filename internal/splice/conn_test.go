@@ -1,0 +1,279 @@
+//go:build linux
+
+package splice
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// bornModes runs every relay test on Conns too.
+var bornModes = []mode{{name: "engine/conn", born: true}}
+
+// loopbackListener listens on 127.0.0.1 and closes at the test's end.
+func loopbackListener(t testing.TB) *net.TCPListener {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// acceptConn accepts one client of e's listener: the client's end and the
+// *Conn.
+func acceptConn(t testing.TB, e *Engine) (net.Conn, *Conn) {
+	t.Helper()
+	ln := e.Listener(loopbackListener(t))
+	t.Cleanup(func() { ln.Close() })
+	client, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	require.IsType(t, &Conn{}, c)
+	return client, c.(*Conn)
+}
+
+// dialNear dials a fresh backend listener from near's loop: the *Conn and
+// the backend's end.
+func dialNear(t testing.TB, near net.Conn) (*Conn, net.Conn) {
+	t.Helper()
+	ln := loopbackListener(t)
+	c, ok, err := DialNear(WithNear(context.Background(), near), ln.Addr().(*net.TCPAddr).AddrPort())
+	require.True(t, ok)
+	require.NoError(t, err)
+	backend, err := ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { backend.Close() })
+	return c.(*Conn), backend
+}
+
+func bornEnds(t testing.TB, e *Engine) (clientOuter, clientInner, backendInner, backendOuter net.Conn) {
+	t.Helper()
+	clientOuter, client := acceptConn(t, e)
+	backend, backendOuter := dialNear(t, client)
+	return clientOuter, client, backend, backendOuter
+}
+
+// TestConnHandOverKeepsEveryByte: bytes that wait in either socket when
+// the pair is handed to the engine (the client's pipelined packets behind
+// the part the proxy read, the backend's CONNACK) all arrive, in order,
+// and so do the ends of both sides.
+func TestConnHandOverKeepsEveryByte(t *testing.T) {
+	for _, readAll := range []bool{false, true} {
+		name := map[bool]string{false: "part read", true: "all read"}[readAll]
+		t.Run(name, func(t *testing.T) {
+			e := &Engine{Loops: 1}
+			defer e.Close()
+			client, cc := acceptConn(t, e)
+			_, err := client.Write([]byte("CONNECT|pipelined"))
+			require.NoError(t, err)
+			first := make([]byte, 7)
+			if readAll {
+				first = make([]byte, 64)
+			}
+			cc.SetReadDeadline(time.Now().Add(waitBound))
+			n, err := cc.Read(first)
+			require.NoError(t, err)
+			first = first[:n]
+			bc, backend := dialNear(t, cc)
+			_, err = bc.Write(first)
+			require.NoError(t, err)
+			_, err = backend.Write([]byte("CONNACK"))
+			require.NoError(t, err)
+			// The CONNACK is in the socket before the hand-over.
+			got := make([]byte, len(first))
+			_, err = io.ReadFull(backend, got)
+			require.NoError(t, err)
+
+			res := make(chan Result, 1)
+			e.Start(cc, bc, Config{}, func(r Result) { res <- r })
+			_, err = client.Write([]byte("|after"))
+			require.NoError(t, err)
+			require.NoError(t, client.(*net.TCPConn).CloseWrite())
+			backend.SetReadDeadline(time.Now().Add(waitBound))
+			rest, err := io.ReadAll(backend)
+			require.NoError(t, err)
+			assert.Equal(t, "CONNECT|pipelined|after", string(got)+string(rest))
+
+			_, err = backend.Write([]byte("|bye"))
+			require.NoError(t, err)
+			backend.Close()
+			client.SetReadDeadline(time.Now().Add(waitBound))
+			down, err := io.ReadAll(client)
+			require.NoError(t, err)
+			assert.Equal(t, "CONNACK|bye", string(down))
+			r := <-res
+			assert.Equal(t, EndClientClosed, r.End, "the client ended first")
+			assert.Equal(t, int64(len("CONNECT|pipelined|after")-len(first)), r.Up, "bytes relayed up by the session")
+			assert.Equal(t, int64(len("CONNACK|bye")), r.Down)
+		})
+	}
+}
+
+// TestConnHandOverAfterClientEnd: a client that sent its bytes and its
+// end before the hand-over still has both delivered.
+func TestConnHandOverAfterClientEnd(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	client, cc := acceptConn(t, e)
+	bc, backend := dialNear(t, cc)
+	_, err := client.Write([]byte("last words"))
+	require.NoError(t, err)
+	require.NoError(t, client.(*net.TCPConn).CloseWrite())
+	// Let the loop see the data and the end before the session exists.
+	require.Eventually(t, func() bool { return cc.hup.Load() }, waitBound, time.Millisecond)
+	e.Start(cc, bc, Config{}, func(Result) {})
+	backend.SetReadDeadline(time.Now().Add(waitBound))
+	got, err := io.ReadAll(backend)
+	require.NoError(t, err)
+	assert.Equal(t, "last words", string(got))
+}
+
+// TestConnAcrossLoops: a client and a backend of different loops make one
+// session; the backend's socket moves to the client's loop.
+func TestConnAcrossLoops(t *testing.T) {
+	e := &Engine{Loops: 2}
+	defer e.Close()
+	client, cc := acceptConn(t, e)
+	ln := loopbackListener(t)
+	// DialNear keeps to cc's loop: dial from the other one.
+	other := e.loops[0]
+	if other == cc.loop {
+		other = e.loops[1]
+	}
+	bc, err := other.dial(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+	require.NoError(t, err)
+	backend, err := ln.Accept()
+	require.NoError(t, err)
+	defer backend.Close()
+	require.NotEqual(t, cc.loop, bc.loop)
+	near, _, err := DialNear(WithNear(context.Background(), cc), ln.Addr().(*net.TCPAddr).AddrPort())
+	require.NoError(t, err)
+	assert.Equal(t, cc.loop, near.(*Conn).loop, "DialNear dials into the client's loop")
+	near.Close()
+	e.Start(cc, bc, Config{}, func(Result) {})
+	_, err = client.Write([]byte("ping"))
+	require.NoError(t, err)
+	got := make([]byte, 4)
+	backend.SetReadDeadline(time.Now().Add(waitBound))
+	_, err = io.ReadFull(backend, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(got))
+	_, err = backend.Write([]byte("pong"))
+	require.NoError(t, err)
+	client.SetReadDeadline(time.Now().Add(waitBound))
+	_, err = io.ReadFull(client, got)
+	require.NoError(t, err)
+	assert.Equal(t, "pong", string(got))
+}
+
+// TestConnDeadlineAndClose: a Read past its deadline is a timeout; a Read
+// waiting when the Conn is closed returns net.ErrClosed; when the engine
+// closes it returns ErrEngineClosed.
+func TestConnDeadlineAndClose(t *testing.T) {
+	e := &Engine{Loops: 1}
+	_, cc := acceptConn(t, e)
+	cc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := cc.Read(make([]byte, 8))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+
+	cc.SetReadDeadline(time.Time{})
+	read := make(chan error, 1)
+	go func() { _, err := cc.Read(make([]byte, 8)); read <- err }()
+	require.NoError(t, cc.Close())
+	assert.ErrorIs(t, <-read, net.ErrClosed)
+	_, err = cc.Write([]byte("x"))
+	assert.ErrorIs(t, err, net.ErrClosed)
+
+	_, cc2 := acceptConn(t, e)
+	go func() { _, err := cc2.Read(make([]byte, 8)); read <- err }()
+	require.NoError(t, e.Close())
+	assert.ErrorIs(t, <-read, ErrEngineClosed)
+	cc2.Close()
+}
+
+// TestDialNearRefused: a refused dial is an error naming ECONNREFUSED,
+// and a context without a Conn leaves dialing to the caller.
+func TestDialNearRefused(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	_, cc := acceptConn(t, e)
+	ln := loopbackListener(t)
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	_, ok, err := DialNear(WithNear(context.Background(), cc), addr)
+	assert.True(t, ok)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+
+	_, ok, err = DialNear(context.Background(), addr)
+	assert.False(t, ok)
+	assert.NoError(t, err)
+	_, ok, _ = DialNear(WithNear(context.Background(), &net.TCPConn{}), addr)
+	assert.False(t, ok)
+}
+
+// TestListenerClosedByItsOwner: closing the wrapped *net.TCPListener
+// directly closes the socket at once and makes a waiting Accept return.
+func TestListenerClosedByItsOwner(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	tl := loopbackListener(t)
+	ln := e.Listener(tl)
+	accepted := make(chan error, 1)
+	go func() { _, err := ln.Accept(); accepted <- err }()
+	require.NoError(t, tl.Close())
+	_, err := net.Dial("tcp", tl.Addr().String())
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the socket closes with the owner's Close")
+	select {
+	case err := <-accepted:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(waitBound):
+		t.Fatal("Accept did not return")
+	}
+}
+
+// TestAcceptedConnHasNoDelay: accepted sockets inherit TCP_NODELAY from
+// the listener, and report their addresses.
+func TestAcceptedConnHasNoDelay(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	client, cc := acceptConn(t, e)
+	v, err := syscall.GetsockoptInt(cc.fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	assert.Equal(t, client.LocalAddr().String(), cc.RemoteAddr().String())
+	assert.Equal(t, client.RemoteAddr().String(), cc.LocalAddr().String())
+	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), cc.LocalAddr().(*net.TCPAddr).AddrPort().Addr())
+}
+
+// TestConnReadDoesNotAllocate: reading what arrived costs no allocation.
+func TestConnReadDoesNotAllocate(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	client, cc := acceptConn(t, e)
+	msg, got := make([]byte, 64), make([]byte, 64)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(cc, got); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !raceEnabled {
+		assert.Zero(t, allocs)
+	}
+}
