@@ -285,7 +285,8 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	}
 	lc := &liveConn{}
 	up.SetClose(lc.close)
-	backendConn := up.Conn
+	// The relay owns the connection from here, and lc ends it.
+	backendConn := up.takeConn()
 	ev.Backend, ev.Redispatched, ev.Sticky, ev.Duplicates = up.Backend.ID(), up.Redispatched, up.Sticky, up.Duplicates
 	ev.Up = int64(len(hello.Bytes))
 	if err := p.forwardGreeting(c, greeting); err != nil {
@@ -301,6 +302,11 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	ev.Down = int64(len(greeting))
 
 	cfg := splice.Config{ClientIdle: p.clientIdle(hello.KeepAlive)}
+	// The relay's end needs only the connections whose close goes on in
+	// the background: holding the others would keep their Go objects
+	// alive for the connection's life, though the relay took their
+	// sockets.
+	closing := backgroundClosers(c, backendConn)
 	p.mu.Lock()
 	delete(p.pending, c)
 	p.live[lc] = struct{}{}
@@ -317,7 +323,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		delete(p.live, lc)
 		p.mu.Unlock()
 		p.finish(ev)
-		p.relayEnded(c, backendConn)
+		p.relayEnded(closing)
 	}))
 	return nil
 }
@@ -330,19 +336,29 @@ type backgroundCloser interface {
 	closeDone() <-chan struct{}
 }
 
-// relayEnded marks a relay as over once the close of each of its
-// connections is complete, so that Shutdown and Close return only when
-// no goroutine of any connection is left.
-func (p *Proxy) relayEnded(conns ...net.Conn) {
-	var pending []<-chan struct{}
+// backgroundClosers returns the background-closing connections among
+// conns, nil when there is none.
+func backgroundClosers(conns ...net.Conn) []backgroundCloser {
+	var out []backgroundCloser
 	for _, c := range conns {
 		if bc, ok := c.(backgroundCloser); ok {
-			pending = append(pending, bc.closeDone())
+			out = append(out, bc)
 		}
 	}
-	if len(pending) == 0 {
+	return out
+}
+
+// relayEnded marks a relay as over once the close of each of its
+// background-closing connections is complete, so that Shutdown and Close
+// return only when no goroutine of any connection is left.
+func (p *Proxy) relayEnded(closing []backgroundCloser) {
+	if len(closing) == 0 {
 		p.relays.Done()
 		return
+	}
+	pending := make([]<-chan struct{}, len(closing))
+	for i, bc := range closing {
+		pending[i] = bc.closeDone()
 	}
 	go p.awaitCloses(pending)
 }

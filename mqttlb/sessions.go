@@ -2,6 +2,7 @@ package mqttlb
 
 import (
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 )
@@ -126,13 +127,26 @@ func (u *Upstream) closeNow() {
 		return
 	}
 	c.closing = true
-	fn := c.fn
+	fn, conn := c.fn, u.Conn
 	c.mu.Unlock()
 	if fn != nil {
 		fn()
 		return
 	}
-	u.Conn.Close()
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// takeConn returns Conn and forgets it, under the lock closeNow reads it
+// under: a relay that owns the connection keeps the Upstream for the
+// connection's life, and must not keep the Conn's Go object with it.
+func (u *Upstream) takeConn() net.Conn {
+	u.close.mu.Lock()
+	defer u.close.mu.Unlock()
+	c := u.Conn
+	u.Conn = nil
+	return c
 }
 
 // untrack removes the upstream from its backend's live sessions and

@@ -88,7 +88,7 @@ func (c *Conn) writable() { poke(c.wr) }
 // maybeReadable tells whether bytes or the end may be waiting, as far as
 // the loop's events and the Conn's own reads know.
 func (c *Conn) maybeReadable() bool {
-	return c.mayRead.Load() || c.hup.Load() || len(c.rd) > 0
+	return c.mayRead.Load() || c.hup.Load()
 }
 
 func (c *Conn) kill(err error) {

@@ -190,6 +190,7 @@ func (l *loop) dial(ctx context.Context, raddr netip.AddrPort) (*Conn, error) {
 		return nil, opErr("socket", err)
 	}
 	rawSetNoDelay(fd)
+	rawDelayHandshakeAck(fd)
 	errno := rawConnect(fd, raddr)
 	if errno == syscall.EINPROGRESS || errno == syscall.EINTR {
 		// On loopback the handshake has usually completed inside the
