@@ -19,6 +19,20 @@
 //	})
 //	_ = sess.Close // ends the relay early, e.g. to drain a backend
 //
+// Connections can also be born in the engine's loops: a listener from
+// [Engine.Listener] accepts [Conn]s, and [DialNear] dials a backend into
+// the loop of the client a context names ([WithNear]). A Conn is an
+// ordinary net.Conn with deadlines until it is handed to Start, which then
+// takes its socket over as it is: no duplicated descriptor, no second
+// epoll registration, no runtime poller to leave. That is the proxy's
+// path for plain TCP listeners, and it brings a churned connection down to
+// about the system calls an event-driven C proxy makes.
+//
+//	ln := engine.Listener(tcpListener)
+//	client, _ := ln.Accept()
+//	// read the CONNECT from client, pick a backend ...
+//	backend, _, err := splice.DialNear(splice.WithNear(ctx, client), backendAddr)
+//
 // Both forms share the semantics: bytes are never dropped, duplicated or
 // reordered; the client's half-close is passed on to the backend, whose
 // answer is still relayed; when the backend ends or fails, what it sent is
