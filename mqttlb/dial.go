@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/mqttlb/mqttlb/internal/splice"
 )
 
 // ErrSourcePorts is returned by SourceAddrs.DialContext when every port
@@ -29,18 +27,8 @@ var backendDialer = net.Dialer{KeepAlive: -1}
 // binds even an empty local address: bind then searches the whole
 // ephemeral range for a port free for every destination, which under
 // connection churn (ports in TIME_WAIT) cost a millisecond per dial.
-//
-// Without a source address, a literal ip:port and a client connection of
-// the relay's event loops in ctx (splice.WithNear), the backend socket is
-// made in that loop: it then joins the session without being handed over
-// from Go's runtime poller.
 func dialTCP(ctx context.Context, d *net.Dialer, laddr netip.AddrPort, addr string) (net.Conn, error) {
 	if !laddr.IsValid() {
-		if raddr, err := netip.ParseAddrPort(addr); err == nil {
-			if c, ok, err := splice.DialNear(ctx, raddr); ok {
-				return c, err
-			}
-		}
 		return d.DialContext(ctx, "tcp", addr)
 	}
 	if raddr, err := netip.ParseAddrPort(addr); err == nil {

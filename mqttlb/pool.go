@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/splice"
 	"github.com/mqttlb/mqttlb/proxyproto"
 	"github.com/mqttlb/mqttlb/sticky"
 )
@@ -494,6 +495,16 @@ func (p *Pool) dialOne(ctx context.Context, b *balance.Backend) (net.Conn, error
 	timeout := p.DialTimeout
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
+	}
+	if p.DialContext == nil {
+		// A dial into the client's event loop takes the timeout as a
+		// deadline, and needs no context of its own (nor its timer)
+		// when the connection is made at once, as on loopback.
+		if raddr, err := netip.ParseAddrPort(b.Addr); err == nil {
+			if c, ok, err := splice.DialNear(ctx, raddr, timeout); ok {
+				return c, err
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -48,9 +48,12 @@ func acceptConn(t testing.TB, e *Engine) (net.Conn, *Conn) {
 func dialNear(t testing.TB, near net.Conn) (*Conn, net.Conn) {
 	t.Helper()
 	ln := loopbackListener(t)
-	c, ok, err := DialNear(WithNear(context.Background(), near), ln.Addr().(*net.TCPAddr).AddrPort())
+	c, ok, err := DialNear(WithNear(context.Background(), near), ln.Addr().(*net.TCPAddr).AddrPort(), waitBound)
 	require.True(t, ok)
 	require.NoError(t, err)
+	// The handshake's last ACK waits for the first data (see
+	// rawDelayHandshakeAck); these tests accept first, so send it now.
+	rawSetsockoptInt(c.(*Conn).fd, syscall.IPPROTO_TCP, tcpQuickAck, 1)
 	backend, err := ln.Accept()
 	require.NoError(t, err)
 	t.Cleanup(func() { backend.Close() })
@@ -151,13 +154,14 @@ func TestConnAcrossLoops(t *testing.T) {
 	if other == cc.loop {
 		other = e.loops[1]
 	}
-	bc, err := other.dial(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+	bc, err := other.dial(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort(), waitBound)
 	require.NoError(t, err)
+	rawSetsockoptInt(bc.fd, syscall.IPPROTO_TCP, tcpQuickAck, 1)
 	backend, err := ln.Accept()
 	require.NoError(t, err)
 	defer backend.Close()
 	require.NotEqual(t, cc.loop, bc.loop)
-	near, _, err := DialNear(WithNear(context.Background(), cc), ln.Addr().(*net.TCPAddr).AddrPort())
+	near, _, err := DialNear(WithNear(context.Background(), cc), ln.Addr().(*net.TCPAddr).AddrPort(), waitBound)
 	require.NoError(t, err)
 	assert.Equal(t, cc.loop, near.(*Conn).loop, "DialNear dials into the client's loop")
 	near.Close()
@@ -214,14 +218,14 @@ func TestDialNearRefused(t *testing.T) {
 	ln := loopbackListener(t)
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	ln.Close()
-	_, ok, err := DialNear(WithNear(context.Background(), cc), addr)
+	_, ok, err := DialNear(WithNear(context.Background(), cc), addr, waitBound)
 	assert.True(t, ok)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 
-	_, ok, err = DialNear(context.Background(), addr)
+	_, ok, err = DialNear(context.Background(), addr, waitBound)
 	assert.False(t, ok)
 	assert.NoError(t, err)
-	_, ok, _ = DialNear(WithNear(context.Background(), &net.TCPConn{}), addr)
+	_, ok, _ = DialNear(WithNear(context.Background(), &net.TCPConn{}), addr, waitBound)
 	assert.False(t, ok)
 }
 
@@ -276,4 +280,33 @@ func TestConnReadDoesNotAllocate(t *testing.T) {
 	if !raceEnabled {
 		assert.Zero(t, allocs)
 	}
+}
+
+// TestDialNearTimeout: a connection the peer does not complete (its
+// accept queue is full, so the kernel drops the SYN) fails at the
+// timeout with a timeout error, and the socket is released.
+func TestDialNearTimeout(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	_, cc := acceptConn(t, e)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, 0))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := sockaddrAddrPort(sa)
+	// Fill the queue (backlog 0 holds one) and more, never accepting.
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr.String(), 200*time.Millisecond)
+		if err == nil {
+			defer c.Close()
+		}
+	}
+	_, ok, err := DialNear(WithNear(context.Background(), cc), addr, 100*time.Millisecond)
+	require.True(t, ok)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "%v", err)
 }

@@ -31,7 +31,7 @@
 //	ln := engine.Listener(tcpListener)
 //	client, _ := ln.Accept()
 //	// read the CONNECT from client, pick a backend ...
-//	backend, _, err := splice.DialNear(splice.WithNear(ctx, client), backendAddr)
+//	backend, _, err := splice.DialNear(splice.WithNear(ctx, client), backendAddr, 5*time.Second)
 //
 // Both forms share the semantics: bytes are never dropped, duplicated or
 // reordered; the client's half-close is passed on to the backend, whose

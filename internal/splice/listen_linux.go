@@ -157,14 +157,15 @@ func WithNear(ctx context.Context, c net.Conn) context.Context {
 
 // DialNear connects to raddr as a *Conn of the event loop that ctx names
 // (see [WithNear]), so that the pair later handed to [Engine.Start] lives
-// in one loop. It reports false, having done nothing, when ctx names no
-// loop.
-func DialNear(ctx context.Context, raddr netip.AddrPort) (net.Conn, bool, error) {
+// in one loop. The dial fails when ctx ends or, with a positive timeout,
+// when the connection is not made within it. DialNear reports false,
+// having done nothing, when ctx names no loop.
+func DialNear(ctx context.Context, raddr netip.AddrPort, timeout time.Duration) (net.Conn, bool, error) {
 	near, _ := ctx.Value(nearKey{}).(*Conn)
 	if near == nil {
 		return nil, false, nil
 	}
-	c, err := near.loop.dial(ctx, raddr)
+	c, err := near.loop.dial(ctx, raddr, timeout)
 	if err != nil {
 		return nil, true, err
 	}
@@ -173,7 +174,7 @@ func DialNear(ctx context.Context, raddr netip.AddrPort) (net.Conn, bool, error)
 
 // dial connects a non-blocking socket to raddr and registers it with the
 // loop.
-func (l *loop) dial(ctx context.Context, raddr netip.AddrPort) (*Conn, error) {
+func (l *loop) dial(ctx context.Context, raddr netip.AddrPort, timeout time.Duration) (*Conn, error) {
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
 	opErr := func(call string, err error) error {
 		if errno, ok := err.(syscall.Errno); ok {
@@ -209,6 +210,10 @@ func (l *loop) dial(ctx context.Context, raddr netip.AddrPort) (*Conn, error) {
 	if err := l.addConn(c); err != nil {
 		rawClose(fd)
 		return nil, opErr("connect", err)
+	}
+	if pending && timeout > 0 {
+		c.SetWriteDeadline(time.Now().Add(timeout))
+		defer c.SetWriteDeadline(time.Time{})
 	}
 	for pending {
 		if err := c.wait(ctx, c.wr, &c.writeDeadline); err != nil {

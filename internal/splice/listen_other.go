@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Listener returns ln: off Linux there are no event loops for connections
@@ -16,4 +17,6 @@ func (e *Engine) Listener(ln *net.TCPListener) net.Listener { return ln }
 func WithNear(ctx context.Context, c net.Conn) context.Context { return ctx }
 
 // DialNear reports false: off Linux the caller dials as usual.
-func DialNear(context.Context, netip.AddrPort) (net.Conn, bool, error) { return nil, false, nil }
+func DialNear(context.Context, netip.AddrPort, time.Duration) (net.Conn, bool, error) {
+	return nil, false, nil
+}
