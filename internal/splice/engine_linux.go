@@ -53,11 +53,14 @@ type pollSession struct {
 type flow struct {
 	src, dst                int32
 	readable, writable, eof bool
-	// hup: the source reported its end or an error, so reads go on until
-	// they see it; otherwise a short read proves the source drained (a
-	// later arrival is a new edge) and saves the read that would find
-	// EAGAIN.
-	hup      bool
+	// A short read proves the source drained (a later arrival is a new
+	// edge), which saves the read that would find EAGAIN. Unless hup:
+	// the source reported an error, or may have ended before the loop
+	// watched it, so reads go on until they see what is there. fin: the
+	// source reported its end and nothing else, so the short read that
+	// drains it is the last (finEnd), which saves the read that would
+	// return 0.
+	hup, fin, finEnd bool
 	buf      *buffer
 	off, end int32
 }
@@ -441,6 +444,7 @@ func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	in := ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 	out := ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
 	hup := ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	failed := ev.Events&syscall.EPOLLERR != 0
 	if c := l.bySocket[fd].conn; c != nil {
 		if in {
 			c.readable(hup)
@@ -457,7 +461,8 @@ func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	if int32(fd) == s.up.src {
 		if in {
 			s.up.readable = true
-			s.up.hup = s.up.hup || hup
+			s.up.hup = s.up.hup || failed
+			s.up.fin = s.up.fin || hup
 			s.lastClient = l.now
 		}
 		if out {
@@ -466,7 +471,8 @@ func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	} else {
 		if in {
 			s.down.readable = true
-			s.down.hup = s.down.hup || hup
+			s.down.hup = s.down.hup || failed
+			s.down.fin = s.down.fin || hup
 		}
 		if out {
 			s.up.writable = true

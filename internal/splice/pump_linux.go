@@ -95,6 +95,11 @@ func (l *loop) pump(f *flow, count *atomic.Int64) (pumpStatus, error) {
 			}
 			l.dropPending(f)
 		}
+		if f.finEnd {
+			// Everything before the source's end is delivered.
+			f.finEnd, f.eof = false, true
+			return pumpEOF, nil
+		}
 		if f.eof || !f.readable || !f.writable {
 			break
 		}
@@ -121,6 +126,7 @@ func (l *loop) pump(f *flow, count *atomic.Int64) (pumpStatus, error) {
 		f.buf, f.off, f.end = l.scratch, 0, int32(n)
 		if n < len(l.scratch) && !f.hup {
 			f.readable = false
+			f.finEnd = f.fin
 		}
 	}
 	if f.buf != nil && f.buf == l.scratch {
