@@ -61,8 +61,8 @@ type flow struct {
 	// drains it is the last (finEnd), which saves the read that would
 	// return 0.
 	hup, fin, finEnd bool
-	buf      *buffer
-	off, end int32
+	buf              *buffer
+	off, end         int32
 }
 
 func (f *flow) pending() bool { return f.buf != nil }
