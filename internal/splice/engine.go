@@ -64,10 +64,11 @@ func (s *Session) Close() {
 // Close, Start closes both connections and calls done with EndKilled and
 // ErrEngineClosed before it returns.
 //
-// Kernel socket pairs are taken over: Start duplicates their descriptors and
-// closes the net.Conns it was given, so closing them afterwards has no
-// effect; end such a session with Session.Close. Other pairs end when either
-// net.Conn is closed, as with Relay.
+// Kernel socket pairs are taken over: a [Conn] of this engine as it is,
+// a *net.TCPConn or *net.UnixConn by duplicating its descriptor and closing
+// the net.Conn. Closing them afterwards has no effect; end such a session
+// with Session.Close. Other pairs end when either net.Conn is closed, as
+// with Relay.
 func (e *Engine) Start(client, backend net.Conn, cfg Config, done func(Result)) *Session {
 	s := new(Session)
 	if e.startPolled(s, client, backend, cfg, done) {
