@@ -1,3 +1,5 @@
+//go:build unix
+
 package mqttlb
 
 import (
@@ -18,11 +20,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// fdChildEnv makes the test binary run fdExhaustionChild instead of the
-// tests (see TestMain): the descriptor limit is lowered in that child
-// process only.
-const fdChildEnv = "MQTTLB_FD_EXHAUSTION_CHILD"
 
 // TestAcceptBacksOffAtTheDescriptorLimit runs a proxy in a child process
 // whose RLIMIT_NOFILE is lowered and then used up. While no descriptor is

@@ -13,3 +13,8 @@ func TestMain(m *testing.M) {
 	}
 	goleak.VerifyTestMain(m)
 }
+
+// fdChildEnv makes the test binary run fdExhaustionChild instead of the
+// tests (see TestMain): the descriptor limit is lowered in that child
+// process only.
+const fdChildEnv = "MQTTLB_FD_EXHAUSTION_CHILD"

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/faultshim"
 )
 
 // bornModes runs every relay test on Conns too.
@@ -289,21 +291,7 @@ func TestDialNearTimeout(t *testing.T) {
 	e := &Engine{Loops: 1}
 	defer e.Close()
 	_, cc := acceptConn(t, e)
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	defer syscall.Close(fd)
-	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	require.NoError(t, syscall.Listen(fd, 0))
-	sa, err := syscall.Getsockname(fd)
-	require.NoError(t, err)
-	addr := sockaddrAddrPort(sa)
-	// Fill the queue (backlog 0 holds one) and more, never accepting.
-	for range 3 {
-		c, err := net.DialTimeout("tcp", addr.String(), 200*time.Millisecond)
-		if err == nil {
-			defer c.Close()
-		}
-	}
+	addr := netip.MustParseAddrPort(faultshim.Unresponsive(t))
 	_, ok, err := DialNear(WithNear(context.Background(), cc), addr, 100*time.Millisecond)
 	require.True(t, ok)
 	var ne net.Error
