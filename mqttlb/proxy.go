@@ -51,6 +51,12 @@ type Proxy struct {
 	// Logger receives one line per connection end and per refusal; nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// DontLogNormal leaves out the log line of a connection that ended
+	// normally: relayed, closed by the client or the backend, with no
+	// error, no retry and no refusal (HAProxy's "option dontlog-normal").
+	// Refusals, errors, idle cuts, kills and redispatched connections are
+	// still logged, and OnConn and the statistics see every connection.
+	DontLogNormal bool
 	// OnConn, if set, is called once per connection when it ends or is
 	// refused, from the goroutine that handled it. It must not block.
 	OnConn func(ConnEvent)
@@ -401,25 +407,41 @@ func (p *Proxy) finish(ev ConnEvent) {
 	p.releaseSlots(ev.limit)
 	ev.Duration = time.Since(ev.Start)
 	p.countEnded(&ev)
-	// Typed attributes: the line is written for every connection, and
-	// key-value pairs would box each number, string and duration.
+	if !p.DontLogNormal || !normalEnd(&ev) {
+		p.logEnd(&ev)
+	}
+	if p.OnConn != nil {
+		p.OnConn(ev)
+	}
+}
+
+// logEnd writes the connection's line. Typed attributes: the line is
+// written for every connection, and key-value pairs would box each
+// number, string and duration.
+func (p *Proxy) logEnd(ev *ConnEvent) {
 	log := p.logger()
 	ctx := context.Background()
 	if ev.End == endRefused {
 		log.LogAttrs(ctx, slog.LevelInfo, "connection refused",
 			slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
 			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("reason", RefusalReason(ev.Err)),
-			slog.Any("err", ev.Err), slog.Duration("duration", ev.Duration), slog.String("term", TerminationCode(ev)))
-	} else {
-		log.LogAttrs(ctx, slog.LevelInfo, "connection closed",
-			slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
-			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("backend", ev.Backend),
-			slog.Int64("up", ev.Up), slog.Int64("down", ev.Down), slog.Duration("duration", ev.Duration),
-			slog.String("end", ev.End), slog.String("term", TerminationCode(ev)), slog.Any("err", ev.Err))
+			slog.Any("err", ev.Err), slog.Duration("duration", ev.Duration), slog.String("term", TerminationCode(*ev)))
+		return
 	}
-	if p.OnConn != nil {
-		p.OnConn(ev)
+	log.LogAttrs(ctx, slog.LevelInfo, "connection closed",
+		slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
+		slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("backend", ev.Backend),
+		slog.Int64("up", ev.Up), slog.Int64("down", ev.Down), slog.Duration("duration", ev.Duration),
+		slog.String("end", ev.End), slog.String("term", TerminationCode(*ev)), slog.Any("err", ev.Err))
+}
+
+// normalEnd reports a connection that was relayed and ended the usual
+// way: one side closed, nothing failed, and no backend had to be retried.
+func normalEnd(ev *ConnEvent) bool {
+	if ev.Err != nil || ev.Redispatched > 0 {
+		return false
 	}
+	return ev.End == splice.EndClientClosed.String() || ev.End == splice.EndBackendClosed.String()
 }
 
 func (p *Proxy) logger() *slog.Logger {

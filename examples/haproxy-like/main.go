@@ -82,6 +82,7 @@ func run() error {
 	flag.BoolVar(&edge.reusePort, "reuseport", false, "listen with SO_REUSEPORT, so that several processes share the -bind addresses (Linux)")
 	logFlush := flag.Duration("log-flush", time.Second, "write buffered log lines at least this often; 0 writes each line at once")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060); off when empty")
+	dontLogNormal := flag.Bool("dontlog-normal", false, "log only connections that were refused, failed, timed out or retried (HAProxy \"option dontlog-normal\")")
 	ws := registerWebSocketFlags()
 	flag.Parse()
 	if *checkOnly {
@@ -152,7 +153,7 @@ func run() error {
 	}
 	pool := &mqttlb.Pool{Name: "brokers", Balancer: bal, Logger: logger, ProxyProtocol: sendProxy}
 	pool.SetBackends(backends)
-	proxy := &mqttlb.Proxy{Default: pool, Logger: logger}
+	proxy := &mqttlb.Proxy{Default: pool, Logger: logger, DontLogNormal: *dontLogNormal}
 
 	listeners, err := edge.listenAll(binds, logger)
 	if err != nil {

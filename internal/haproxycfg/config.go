@@ -115,6 +115,9 @@ type Frontend struct {
 	// ClientTimeout and TunnelTimeout are "timeout client" and "timeout
 	// tunnel", 0 when not set.
 	ClientTimeout, TunnelTimeout time.Duration
+	// DontLogNormal is "option dontlog-normal": only connections that
+	// failed, were refused or were retried are logged.
+	DontLogNormal bool
 	// ContentRules are the "tcp-request content accept|reject" rules.
 	ContentRules []ContentRule
 	// UseBackends are the "use_backend" rules in order.

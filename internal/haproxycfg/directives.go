@@ -59,7 +59,7 @@ var harmlessProxy = map[string]bool{
 	"option tcplog": true, "option dontlognull": true, "option httplog": true,
 	"option logasap": true, "option log-separate-errors": true, "option tcpka": true,
 	"option clitcpka": true, "option srvtcpka": true, "option splice-auto": true,
-	"option splice-request": true, "option splice-response": true, "option dontlog-normal": true,
+	"option splice-request": true, "option splice-response": true,
 	"option log-health-checks": true, "option socket-stats": true, "option contstats": true,
 	"timeout http-request": true, "timeout http-keep-alive": true, "timeout client-fin": true,
 	"timeout server-fin": true, "timeout tarpit": true,
@@ -169,6 +169,12 @@ func (p *parser) option(sec *section, words []string) {
 		sec.set.redispatch = true
 	case "allbackups":
 		sec.set.allBackups = true
+	case "dontlog-normal":
+		if sec.kind == "backend" {
+			p.warnf("'option dontlog-normal' ignored: connections are logged by their frontend")
+			return
+		}
+		sec.set.dontLogNormal = true
 	case "httpchk":
 		if sec.kind == "frontend" {
 			p.warnf("'option httpchk' ignored: a frontend section has no use for it")

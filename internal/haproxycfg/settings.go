@@ -16,6 +16,7 @@ type settings struct {
 	retries        int
 	redispatch     bool
 	allBackups     bool
+	dontLogNormal  bool
 	httpchk        bool      // option httpchk
 	check          HTTPCheck // its request and expectation
 	inspectDelay   time.Duration
@@ -54,6 +55,7 @@ func (s settings) applyFrontend(fe *Frontend) {
 	fe.DefaultBackend = s.defaultBackend
 	fe.ClientTimeout = s.timeouts["client"]
 	fe.TunnelTimeout = s.timeouts["tunnel"]
+	fe.DontLogNormal = s.dontLogNormal
 }
 
 func (s settings) applyBackend(be *Backend) {

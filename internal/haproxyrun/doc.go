@@ -46,6 +46,7 @@
 //	use_backend, default_backend  mqttlb.Route per rule, Proxy default pool
 //	timeout tunnel, client      Proxy.IdleTimeout, for clients with keep-alive 0 only: a client
 //	                            with a keep-alive is cut after 1.5 x keep-alive of silence
+//	option dontlog-normal       Proxy.DontLogNormal (frontend or defaults)
 //	check, port, inter, ...     health.Monitor per backend and check settings: health.TCP, or
 //	                            health.HTTP with option httpchk / http-check send / expect
 //	timeout check               Monitor.Timeout

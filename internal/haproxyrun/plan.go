@@ -34,6 +34,7 @@ type frontendPlan struct {
 	def            *mqttlb.Pool
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
+	dontLogNormal  bool
 }
 
 // buildPlan turns a parsed configuration into pools, routes and health
@@ -184,7 +185,7 @@ func (b *planBuilder) frontend(fe *haproxycfg.Frontend) {
 		b.plan.stats = append(b.plan.stats, st)
 		return
 	}
-	fp := &frontendPlan{name: fe.Name, connectTimeout: fe.InspectDelay, idleTimeout: fe.ClientTimeout}
+	fp := &frontendPlan{name: fe.Name, connectTimeout: fe.InspectDelay, idleTimeout: fe.ClientTimeout, dontLogNormal: fe.DontLogNormal}
 	if fe.TunnelTimeout > 0 {
 		fp.idleTimeout = fe.TunnelTimeout
 	}

@@ -196,3 +196,36 @@ check sensors [127.0.0.1:1 127.0.0.1:2] checker=health.TCP{Port:0 ProxyHeader:fa
 	assert.True(t, match(2, balance.ConnInfo{ClientID: "x", Username: "ops"}))
 	assert.False(t, match(2, balance.ConnInfo{ClientID: "x", Username: "opsx"}))
 }
+
+// TestPlanDontLogNormal: "option dontlog-normal" in a defaults section or
+// a frontend reaches the frontend's proxy; in a backend it is ignored
+// with a warning, as connections are logged by their frontend.
+func TestPlanDontLogNormal(t *testing.T) {
+	cfg, err := haproxycfg.Parse("t.cfg", strings.NewReader(`
+frontend loud
+  bind 127.0.0.1:0
+  default_backend brokers
+frontend quiet
+  bind 127.0.0.1:0
+  option dontlog-normal
+  default_backend brokers
+defaults
+  option dontlog-normal
+frontend inherits
+  bind 127.0.0.1:0
+  default_backend brokers
+backend brokers
+  option dontlog-normal
+  server b1 127.0.0.1:1
+`))
+	require.NoError(t, err)
+	p, err := buildPlan(cfg, nil, quietLogger())
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for _, fe := range p.frontends {
+		got[fe.name] = fe.dontLogNormal
+	}
+	assert.Equal(t, map[string]bool{"loud": false, "quiet": true, "inherits": true}, got)
+	require.Len(t, p.warnings, 1)
+	assert.Contains(t, p.warnings[0].Message, "'option dontlog-normal' ignored")
+}

@@ -102,10 +102,11 @@ func (r *Runner) apply(p *plan) error {
 	for _, fe := range p.frontends {
 		px := r.proxies[fe.name]
 		if px == nil {
-			px = &mqttlb.Proxy{Logger: r.logger.With("frontend", fe.name), ConnectTimeout: fe.connectTimeout, IdleTimeout: fe.idleTimeout}
+			px = &mqttlb.Proxy{Logger: r.logger.With("frontend", fe.name), ConnectTimeout: fe.connectTimeout,
+				IdleTimeout: fe.idleTimeout, DontLogNormal: fe.dontLogNormal}
 			r.proxies[fe.name] = px
-		} else if px.ConnectTimeout != fe.connectTimeout || px.IdleTimeout != fe.idleTimeout {
-			r.logger.Warn("frontend timeouts (tcp-request inspect-delay, timeout client/tunnel) change on restart only", "frontend", fe.name)
+		} else if px.ConnectTimeout != fe.connectTimeout || px.IdleTimeout != fe.idleTimeout || px.DontLogNormal != fe.dontLogNormal {
+			r.logger.Warn("frontend timeouts (tcp-request inspect-delay, timeout client/tunnel) and option dontlog-normal change on restart only", "frontend", fe.name)
 		}
 		px.SetRouting(fe.routes, fe.def)
 	}
