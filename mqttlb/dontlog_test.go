@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/splice"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // TestDontLogNormal: with DontLogNormal, a connection that ends the usual
@@ -22,7 +23,7 @@ func TestDontLogNormal(t *testing.T) {
 			pool := &Pool{Name: "brokers"}
 			pool.SetBackends(backendsFor(rawBackend(t, drainUntilEOF)))
 			events := newEventLog()
-			var logs syncBuffer
+			var logs testnet.Buffer
 			p := &Proxy{Default: pool, OnConn: events.add, DontLogNormal: dontLog,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 			addr := startProxy(t, p)

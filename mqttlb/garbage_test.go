@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // connect100MB is the start of a v5 CONNECT whose fixed header declares
@@ -34,7 +36,7 @@ func TestGarbageIsAnsweredCountedAndLoggedWithinTheCap(t *testing.T) {
 	pool := &Pool{Name: "brokers"}
 	pool.SetBackends(backendsFor(holdingBackend(t)))
 	events := newEventLog()
-	var logs syncBuffer
+	var logs testnet.Buffer
 	p := &Proxy{
 		Default: pool, OnConn: events.add, ConnectTimeout: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -1,13 +1,11 @@
 package mqttlb
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // mqttSession connects through addr with a 3.1.1 CONNECT, does one
@@ -256,7 +255,7 @@ func TestConnectionLogLine(t *testing.T) {
 	c := startCluster(t, 1)
 	pool := &Pool{Name: "brokers"}
 	pool.SetBackends(backendsFor(c.Addrs()...))
-	var buf syncBuffer
+	var buf testnet.Buffer
 	events := newEventLog()
 	addr := startProxy(t, &Proxy{
 		Routes: []Route{{Name: "sensors", Match: ClientIDPrefix("sensor-"), Pool: pool}},
@@ -286,22 +285,4 @@ func TestConnectionLogLine(t *testing.T) {
 	assert.Equal(t, "default", refused["route"])
 	assert.Equal(t, "no_backend", refused["reason"])
 	assert.Equal(t, "SC", refused["term"])
-}
-
-// syncBuffer is a bytes.Buffer safe for the proxy's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

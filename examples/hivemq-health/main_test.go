@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,32 +15,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer is the program's output, written by two goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitOutput waits until the output matches pattern.
-func waitOutput(t *testing.T, out *syncBuffer, pattern string) {
+func waitOutput(t *testing.T, out *testnet.Buffer, pattern string) {
 	t.Helper()
 	re := regexp.MustCompile(pattern)
 	deadline := time.Now().Add(10 * time.Second)
@@ -67,11 +48,11 @@ func testConfig() config {
 }
 
 // started runs the program on a loopback port until the test ends.
-func started(t *testing.T, cfg config) (addr string, commands chan<- string, out *syncBuffer, cancel context.CancelFunc, done <-chan error) {
+func started(t *testing.T, cfg config) (addr string, commands chan<- string, out *testnet.Buffer, cancel context.CancelFunc, done <-chan error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cmds := make(chan string)
-	out = &syncBuffer{}
+	out = &testnet.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	finished := make(chan struct{})

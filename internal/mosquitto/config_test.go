@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -51,7 +53,7 @@ func TestRunReportsTakenPort(t *testing.T) {
 		executable: executable,
 		configPath: filepath.Join(t.TempDir(), "mosquitto.conf"),
 		port:       taken.Addr().(*net.TCPAddr).Port,
-		output:     new(syncBuffer),
+		output:     new(testnet.Buffer),
 	}
 	require.NoError(t, os.WriteFile(b.configPath, configFile(Config{}, b.port), 0o600))
 	assert.ErrorIs(t, b.run(), errPortTaken)

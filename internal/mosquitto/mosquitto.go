@@ -25,10 +25,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // StartTimeout bounds how long Start and Restart wait for the broker to
@@ -65,7 +66,7 @@ type Broker struct {
 	executable string
 	configPath string
 	port       int
-	output     *syncBuffer // stdout and stderr of every run
+	output     *testnet.Buffer // stdout and stderr of every run
 
 	cmd    *exec.Cmd     // nil while stopped
 	exited chan struct{} // closed when cmd has been waited for
@@ -84,7 +85,7 @@ func Start(t testing.TB, cfg Config) *Broker {
 		t:          t,
 		executable: executable,
 		configPath: filepath.Join(t.TempDir(), "mosquitto.conf"),
-		output:     new(syncBuffer),
+		output:     new(testnet.Buffer),
 	}
 	t.Cleanup(b.cleanup)
 	if cfg.Persistence && cfg.PersistenceDir == "" {
@@ -251,32 +252,4 @@ func configFile(cfg Config, port int) []byte {
 		buf.WriteByte('\n')
 	}
 	return buf.Bytes()
-}
-
-// syncBuffer collects a process's output, written by exec's copying
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Len()
-}
-
-func (s *syncBuffer) String() string { return s.StringFrom(0) }
-
-// StringFrom returns the output after its first offset bytes.
-func (s *syncBuffer) StringFrom(offset int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.buf.Bytes()[offset:])
 }

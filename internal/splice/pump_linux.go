@@ -144,22 +144,14 @@ func (l *loop) dropPending(f *flow) {
 	f.buf = nil
 }
 
-func readFD(fd int, p []byte) (int, error) {
-	for {
-		n, errno := rawRead(fd, p)
-		switch errno {
-		case 0:
-			return n, nil
-		case syscall.EINTR:
-			continue
-		}
-		return 0, errno
-	}
-}
+func readFD(fd int, p []byte) (int, error)  { return retryEINTR(rawRead, fd, p) }
+func writeFD(fd int, p []byte) (int, error) { return retryEINTR(rawWrite, fd, p) }
 
-func writeFD(fd int, p []byte) (int, error) {
+// retryEINTR makes the read or write op until a signal does not
+// interrupt it.
+func retryEINTR(op func(int, []byte) (int, syscall.Errno), fd int, p []byte) (int, error) {
 	for {
-		n, errno := rawWrite(fd, p)
+		n, errno := op(fd, p)
 		switch errno {
 		case 0:
 			return n, nil

@@ -31,3 +31,20 @@ func TestServeRunsTheHandlerPerConnection(t *testing.T) {
 		conn.Close()
 	}
 }
+
+func TestBufferTakesConcurrentWrites(t *testing.T) {
+	var b testnet.Buffer
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 100 {
+				b.Write([]byte("x"))
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	assert.Len(t, b.String(), 400)
+}
