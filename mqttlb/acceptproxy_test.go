@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
@@ -93,7 +94,7 @@ func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
 					assert.False(t, s.hasSSL, "no SSL TLV for a plain TCP client")
 				}
 				mqtt.Close()
-				waitFor(t, 5*time.Second, func() bool { return len(events.all()) == i+1 }, "the connection to end")
+				testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == i+1 }, "the connection to end")
 				ev := events.all()[i]
 				assert.Equal(t, src, ev.Remote, "ConnEvent.Remote (and the log line) show the real client")
 				assert.Equal(t, dst, ev.Local)
@@ -132,7 +133,7 @@ func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
 			}
 			go first.Write(connectWire(4, "no-header", 30))
 
-			waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "both clients refused")
+			testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "both clients refused")
 			for _, ev := range events.all() {
 				assert.Equal(t, "refused", ev.End)
 				assert.Empty(t, ev.ClientID, "nothing read past a missing header")

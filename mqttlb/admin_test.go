@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/splice"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -95,13 +96,13 @@ func TestClosedSessionsAreKilledInTheStatistics(t *testing.T) {
 		require.Equal(t, connackOK311, ack)
 		conns = append(conns, conn)
 	}
-	waitFor(t, 5*time.Second, func() bool { return pool.Stats().Backends[0].Current == 3 }, "three on node1")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return pool.Stats().Backends[0].Current == 3 }, "three on node1")
 
 	assert.Equal(t, 3, pool.Stats().Backends[0].Sessions)
 	n, ok := pool.CloseSessions("node1", 100*time.Millisecond)
 	require.True(t, ok)
 	assert.Equal(t, 3, n)
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 3 }, "three ends")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 3 }, "three ends")
 	for _, ev := range events.all() {
 		assert.Equal(t, "node1", ev.Backend)
 		assert.Equal(t, splice.EndKilled.String(), ev.End)

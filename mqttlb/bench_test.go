@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // disconnectWire is an MQTT DISCONNECT (3.1.1 §3.14, 5.0 §3.14 with
@@ -85,7 +87,7 @@ func TestChurnOnceThroughProxy(t *testing.T) {
 	ack := make([]byte, len(connackOK311))
 	churnOnce(t, addr, connectWire(4, "once", 0), ack)
 	require.Equal(t, connackOK311, ack)
-	waitFor(t, 5e9, func() bool { return len(events.all()) == 1 }, "the connection's end")
+	testnet.WaitFor(t, 5e9, func() bool { return len(events.all()) == 1 }, "the connection's end")
 	ev := events.all()[0]
 	require.Equal(t, "once", ev.ClientID)
 	require.Equal(t, int64(len(connectWire(4, "once", 0))+len(disconnectWire)), ev.Up)

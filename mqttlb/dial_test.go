@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // peerLog is a listener that records the source of every connection and
@@ -76,7 +77,7 @@ func TestSourceAddrsTakesAddressesInTurn(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		assert.Equal(t, src.Addrs[0].Is4(), addrPort(c.LocalAddr()).Addr().Is4())
 	}
-	waitFor(t, 5e9, func() bool { return len(peers.sources()) == n }, "every dial accepted")
+	testnet.WaitFor(t, 5e9, func() bool { return len(peers.sources()) == n }, "every dial accepted")
 	count := map[netip.Addr]int{}
 	for _, p := range peers.sources() {
 		count[p.Addr()]++
@@ -106,7 +107,7 @@ func TestSourceAddrsPortRange(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	waitFor(t, 5e9, func() bool { return len(peers.sources()) == 4 }, "every dial accepted")
+	testnet.WaitFor(t, 5e9, func() bool { return len(peers.sources()) == 4 }, "every dial accepted")
 	for _, p := range peers.sources() {
 		assert.Equal(t, from, p.Addr())
 		assert.True(t, p.Port() >= lo && p.Port() <= lo+3, "port %d outside %d-%d", p.Port(), lo, lo+3)
@@ -155,7 +156,7 @@ func TestPoolDialsThroughSourceAddrs(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { up.Conn.Close(); up.Release() })
 	}
-	waitFor(t, 5e9, func() bool { return len(peers.sources()) == 4 }, "every dial accepted")
+	testnet.WaitFor(t, 5e9, func() bool { return len(peers.sources()) == 4 }, "every dial accepted")
 	count := map[string]int{}
 	for _, p := range peers.sources() {
 		count[p.Addr().String()]++

@@ -32,7 +32,7 @@ func TestDontLogNormal(t *testing.T) {
 			churnOnce(t, addr, connectWire(4, "quiet", 0), ack)
 			require.Equal(t, connackOK311, ack)
 			rawConnect(t, addr, []byte("GET / HTTP/1.1\r\n\r\n"))
-			waitFor(t, 5e9, func() bool { return len(events.all()) == 2 }, "both connections' ends")
+			testnet.WaitFor(t, 5e9, func() bool { return len(events.all()) == 2 }, "both connections' ends")
 
 			assert.Equal(t, !dontLog, strings.Contains(logs.String(), `msg="connection closed"`), "the normal end's line")
 			assert.Contains(t, logs.String(), `msg="connection refused"`)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mqttlb/mqttlb/balance"
 	"github.com/mqttlb/mqttlb/internal/faultshim"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // firstPool is a pool that always tries its backends in order (balance
@@ -31,7 +32,7 @@ func firstPool(t *testing.T, connackTimeout time.Duration, addrs ...string) (*Po
 // last.
 func lastEvent(t *testing.T, events *eventLog, n int) ConnEvent {
 	t.Helper()
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= n }, "the connection's end")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) >= n }, "the connection's end")
 	all := events.all()
 	return all[len(all)-1]
 }

@@ -83,7 +83,7 @@ func TestGarbageIsAnsweredCountedAndLoggedWithinTheCap(t *testing.T) {
 				wg.Go(func() { answers[i] = sendGarbage(t, addr, tc.wire, tc.stall) })
 			}
 			wg.Wait()
-			waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= before+perCase }, "every refusal reported")
+			testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) >= before+perCase }, "every refusal reported")
 			runtime.ReadMemStats(&ms1)
 			perConn := (ms1.TotalAlloc - ms0.TotalAlloc) / perCase
 			t.Logf("%d B of heap allocated per refused connection (client and proxy together)", perConn)

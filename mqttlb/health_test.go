@@ -18,6 +18,7 @@ import (
 	"github.com/mqttlb/mqttlb/health"
 	"github.com/mqttlb/mqttlb/internal/cluster"
 	"github.com/mqttlb/mqttlb/internal/splice"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // Short health settings, so that the end-to-end tests take seconds.
@@ -227,7 +228,7 @@ func TestHealthKilledBrokerLeavesAndRejoinsRotation(t *testing.T) {
 	events := startMonitor(t, pool, health.TCP{})
 
 	startFleet(t, addr, "first", 100)
-	waitFor(t, 20*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "100 clients connected")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "100 clients connected")
 	for _, n := range nodes {
 		require.Positive(t, n.Clients(), n.Name())
 	}
@@ -239,17 +240,17 @@ func TestHealthKilledBrokerLeavesAndRejoinsRotation(t *testing.T) {
 	assert.Error(t, down.Err)
 
 	// Its clients were cut by the crash and reconnect to the others.
-	waitFor(t, 20*time.Second, func() bool { return clientsOn(nodes[0], nodes[2]) == 100 }, "clients reconnected elsewhere")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return clientsOn(nodes[0], nodes[2]) == 100 }, "clients reconnected elsewhere")
 
 	// Past the fail window, only the health mark keeps the pool from
 	// trying the dead node: new clients cost it no dial at all.
 	time.Sleep(3 * pool.FailWindow)
 	failures := pool.Counters().DialFailures
 	more := startFleet(t, addr, "second", 20)
-	waitFor(t, 20*time.Second, func() bool { return clientsOn(nodes[0], nodes[2]) == 120 }, "20 more clients")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return clientsOn(nodes[0], nodes[2]) == 120 }, "20 more clients")
 	assert.Equal(t, failures, pool.Counters().DialFailures, "the pool dialed the node marked down")
 	more.close()
-	waitFor(t, 10*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "second fleet gone")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "second fleet gone")
 
 	restartedAt := time.Now()
 	require.NoError(t, killed.Start())
@@ -257,7 +258,7 @@ func TestHealthKilledBrokerLeavesAndRejoinsRotation(t *testing.T) {
 
 	// Back in rotation: least connections sends every new client there.
 	startFleet(t, addr, "third", 30)
-	waitFor(t, 20*time.Second, func() bool { return killed.Clients() == 30 }, "new clients on the restarted node")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return killed.Clients() == 30 }, "new clients on the restarted node")
 	assert.Equal(t, 100, clientsOn(nodes[0], nodes[2]))
 }
 
@@ -273,7 +274,7 @@ func TestHealthReadinessDownShutsDownSessionsPaced(t *testing.T) {
 	events := startMonitor(t, pool, readinessChecker(c))
 
 	startFleet(t, addr, "device", 100)
-	waitFor(t, 20*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "100 clients connected")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return clientsOn(nodes...) == 100 }, "100 clients connected")
 	target := nodes[1]
 	onTarget := target.Clients()
 	require.Positive(t, onTarget)
@@ -285,7 +286,7 @@ func TestHealthReadinessDownShutsDownSessionsPaced(t *testing.T) {
 
 	// The proxy closes the node's sessions over the window; the clients
 	// come back through the proxy and land on the other nodes.
-	waitFor(t, 20*time.Second, func() bool {
+	testnet.WaitFor(t, 20*time.Second, func() bool {
 		return target.Clients() == 0 && clientsOn(nodes[0], nodes[2]) == 100
 	}, "clients moved off the unready node")
 	// The pool's own mark, not the moment the test saw the event: the
@@ -340,17 +341,17 @@ func TestHealthBackupSessionsClosedWhenRegularUp(t *testing.T) {
 
 	nodes[0].SetReady(false)
 	nodes[1].SetReady(false)
-	waitFor(t, 10*time.Second, func() bool {
+	testnet.WaitFor(t, 10*time.Second, func() bool {
 		st := pool.BackendStatuses()
 		return st[0].Down && st[1].Down
 	}, "both regular nodes down")
 
 	startFleet(t, addr, "device", 20)
-	waitFor(t, 20*time.Second, func() bool { return nodes[2].Clients() == 20 }, "clients on the backup")
+	testnet.WaitFor(t, 20*time.Second, func() bool { return nodes[2].Clients() == 20 }, "clients on the backup")
 
 	nodes[0].SetReady(true)
 	awaitHealth(t, events, nodes[0].Addr(), health.Up)
-	waitFor(t, 20*time.Second, func() bool {
+	testnet.WaitFor(t, 20*time.Second, func() bool {
 		return nodes[2].Clients() == 0 && nodes[0].Clients() == 20
 	}, "clients moved from the backup to the regular node")
 	assert.Zero(t, nodes[1].Clients())
@@ -374,7 +375,7 @@ func TestHealthNothingLeftAfterMonitorAndProxyEnd(t *testing.T) {
 	go func() { monitored <- mon.Run(ctx, pool.Addrs(), pool.SetHealthy) }()
 
 	clients := startFleet(t, ln.Addr().String(), "device", 10)
-	waitFor(t, 10*time.Second, func() bool { return clientsOn(c.Nodes()...) == 10 }, "10 clients")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return clientsOn(c.Nodes()...) == 10 }, "10 clients")
 	// Closes scheduled an hour ahead are pending timers when all ends.
 	scheduled, _ := pool.CloseSessions("node1", time.Hour)
 	require.Positive(t, scheduled)

@@ -118,18 +118,6 @@ func closedAddr(t testing.TB) string {
 	return addr
 }
 
-// waitFor polls cond every 10 ms until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // nodeHolding returns the name of the node the client ID is connected
 // to, or "" if none.
 func nodeHolding(nodes []*cluster.Node, clientID string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/mosquitto"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // restartableProxy serves a pool on one fixed address across reloads.
@@ -216,7 +217,7 @@ func TestAcknowledgedMessagesSurviveBrokerAndProxyRestarts(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, 15*time.Second, func() bool { return missing() == 0 }, "every acknowledged message at the subscriber")
+	testnet.WaitFor(t, 15*time.Second, func() bool { return missing() == 0 }, "every acknowledged message at the subscriber")
 	t.Logf("%d messages acknowledged by the broker, %d publish or connect attempts failed during the restarts; all delivered", total, failures.Load())
 	require.Greater(t, total, publishers*20, "too few messages went through to mean anything")
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // served connects a 3.1.1 client and requires the backend's CONNACK.
@@ -39,7 +40,7 @@ func TestProxyMaxConnStopsAccepting(t *testing.T) {
 
 	first := served(t, addr, "a")
 	served(t, addr, "b")
-	waitFor(t, 5*time.Second, func() bool { return p.OpenConns() == 2 }, "two open connections")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return p.OpenConns() == 2 }, "two open connections")
 
 	// The third waits in the kernel's backlog: connected, not answered.
 	third := sendConnect(t, addr, "c")
@@ -126,7 +127,7 @@ func TestBackendMaxConnQueue(t *testing.T) {
 		addr, pool := full(5*time.Second, 0)
 		held := served(t, addr, "a")
 		waiting := sendConnect(t, addr, "b")
-		waitFor(t, 5*time.Second, func() bool { return pool.Queued() == 1 }, "one queued connection")
+		testnet.WaitFor(t, 5*time.Second, func() bool { return pool.Queued() == 1 }, "one queued connection")
 		held.Close()
 		assert.Equal(t, connackOK311, awaitAnswer(t, waiting))
 	})
@@ -142,7 +143,7 @@ func TestBackendMaxConnQueue(t *testing.T) {
 		addr, pool := full(5*time.Second, 1)
 		served(t, addr, "a")
 		sendConnect(t, addr, "b")
-		waitFor(t, 5*time.Second, func() bool { return pool.Queued() == 1 }, "one queued connection")
+		testnet.WaitFor(t, 5*time.Second, func() bool { return pool.Queued() == 1 }, "one queued connection")
 		_, answer := rawConnect(t, addr, connectWire(4, "c", 60))
 		assert.Equal(t, []byte{0x20, 2, 0, 0x03}, answer)
 	})

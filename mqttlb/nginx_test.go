@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
@@ -162,11 +163,11 @@ func TestSendProxyV2ToNginx(t *testing.T) {
 	// nginx writes the line when the session ends.
 	want := fmt.Sprintf("127.0.0.7 %d 127.0.0.1", clientPort)
 	var log []byte
-	waitFor(t, 10*time.Second, func() bool {
+	testnet.WaitFor(t, 10*time.Second, func() bool {
 		log, _ = os.ReadFile(accessLog)
 		return strings.Contains(string(log), "127.0.0.7")
 	}, "nginx to log the session")
 	assert.Contains(t, string(log), want, "nginx saw the client's address and port through the PROXY header")
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the proxy's connection end")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the proxy's connection end")
 	assert.Equal(t, "127.0.0.7", events.all()[0].Remote.Addr().String())
 }

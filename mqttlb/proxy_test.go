@@ -94,7 +94,7 @@ func TestRoundRobinCyclesInOrder(t *testing.T) {
 		id := fmt.Sprintf("rr-%d", i)
 		conn, ack := rawConnect(t, addr, connectWire(4, id, 60))
 		require.Equal(t, connackOK311, ack)
-		waitFor(t, 5*time.Second, func() bool { return nodeHolding(c.Nodes(), id) != "" }, id+" on a node")
+		testnet.WaitFor(t, 5*time.Second, func() bool { return nodeHolding(c.Nodes(), id) != "" }, id+" on a node")
 		got = append(got, nodeHolding(c.Nodes(), id))
 		conn.Close()
 	}
@@ -118,7 +118,7 @@ func TestRedispatchPastARefusingBackend(t *testing.T) {
 		assert.Equal(t, connackOK311, ack, "client %d", i)
 		conn.Close()
 	}
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 10 }, "10 connection events")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 10 }, "10 connection events")
 	redispatched := 0
 	for _, ev := range events.all() {
 		assert.Equal(t, "live", ev.Backend)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 var payloadSizes = []int{0, 1, 1 << 10, 64 << 10, 1 << 20}
@@ -114,7 +115,7 @@ func roundRobinProxy(t *testing.T, addrs []string) (string, *eventLog) {
 // subscriber and the publisher were relayed to different backends.
 func assertCrossedNodes(t *testing.T, events *eventLog, sub, pub string) {
 	t.Cleanup(func() {
-		waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= 2 }, "both connections to end")
+		testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) >= 2 }, "both connections to end")
 		backend := map[string]string{}
 		for _, ev := range events.all() {
 			backend[ev.ClientID] = ev.Backend

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // latencyClient is a bare MQTT 3.1.1 client subscribed to its own topic:
@@ -152,7 +154,7 @@ func TestSlowClientsDoNotSlowNormalTraffic(t *testing.T) {
 		slowConns = append(slowConns, conn)
 	}
 	opened := time.Since(openedAt)
-	waitFor(t, 5*time.Second, func() bool { return p.OpenConns() >= normal+slow }, "every slow connection accepted")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return p.OpenConns() >= normal+slow }, "every slow connection accepted")
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	goroutinesPending := runtime.NumGoroutine() - goroutinesBefore
@@ -168,7 +170,7 @@ func TestSlowClientsDoNotSlowNormalTraffic(t *testing.T) {
 	require.Zero(t, failed.Load(), "a normal client failed")
 
 	// Every slow connection is cut at the deadline.
-	waitFor(t, connectTimeout+5*time.Second, func() bool { return cut.Load() == slow }, "every slow connection cut")
+	testnet.WaitFor(t, connectTimeout+5*time.Second, func() bool { return cut.Load() == slow }, "every slow connection cut")
 	for i, conn := range slowConns {
 		conn.SetReadDeadline(time.Now().Add(time.Second))
 		n, err := conn.Read(make([]byte, 1))

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // countOneConnection makes every counter update of one relayed
@@ -87,7 +88,7 @@ func BenchmarkProxyConnections(b *testing.B) {
 	}
 	perConn := time.Since(start) / time.Duration(b.N)
 	b.StopTimer()
-	waitFor(b, 10*time.Second, func() bool { return pool.Stats().Current == 0 }, "every connection ended")
+	testnet.WaitFor(b, 10*time.Second, func() bool { return pool.Stats().Current == 0 }, "every connection ended")
 
 	p, cpool, u := statsBench()
 	ev := ConnEvent{Route: "r", Up: 100, Down: 50, End: endClientClosed}
@@ -126,6 +127,6 @@ func BenchmarkProxyRelayThroughput(b *testing.B) {
 	}
 	b.StopTimer()
 	conn.Close()
-	waitFor(b, 10*time.Second, func() bool { return p.Stats().Proxy.Current == 0 }, "the end")
+	testnet.WaitFor(b, 10*time.Second, func() bool { return p.Stats().Proxy.Current == 0 }, "the end")
 	require.GreaterOrEqual(b, p.Stats().Proxy.BytesIn, uint64(b.N)*size, "every byte counted at the end")
 }

@@ -73,7 +73,7 @@ func (r *scriptedRun) run(t *testing.T, addr string, events *eventLog) {
 		assert.Equal(t, []byte{0x20, 2, 0, 3}, answer, "server unavailable")
 	}
 	total := r.n + r.rejectsNotMQTT + r.rejectsNoBackend
-	waitFor(t, 10*time.Second, func() bool { return len(events.all()) == total }, "every connection's event")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return len(events.all()) == total }, "every connection's event")
 }
 
 // statsProxy is a proxy over three embedded brokers with the routes the
@@ -264,7 +264,7 @@ func TestConnectionLogLine(t *testing.T) {
 	in, out := mqttSession(t, addr, "sensor-1")
 	_, answer := rawConnect(t, addr, connectWire(4, "other", 60))
 	assert.Equal(t, []byte{0x20, 2, 0, 3}, answer, "no route, no default pool")
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "two ends")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "two ends")
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, lines, 2, "one line per connection")

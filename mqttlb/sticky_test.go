@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -64,7 +65,7 @@ func placementWithSession(t *testing.T, addr string, events *eventLog, ids []str
 		})
 	}
 	wg.Wait()
-	waitFor(t, 10*time.Second, func() bool { return len(events.all()) >= before+len(ids) }, "connection events")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return len(events.all()) >= before+len(ids) }, "connection events")
 	out := make(map[string]string, len(ids))
 	for _, ev := range events.all()[before:] {
 		out[ev.ClientID] = ev.Backend
@@ -163,7 +164,7 @@ func TestDuplicateClientIDGoesToTheSameBackend(t *testing.T) {
 	first, ack := rawConnect(t, addr, connectWire(4, "twin", 60))
 	require.Equal(t, connackOK311, ack)
 	node := ""
-	waitFor(t, 5*time.Second, func() bool { node = nodeHolding(c.Nodes(), "twin"); return node != "" }, "twin on a node")
+	testnet.WaitFor(t, 5*time.Second, func() bool { node = nodeHolding(c.Nodes(), "twin"); return node != "" }, "twin on a node")
 
 	// Round robin would send the next client elsewhere; the duplicate
 	// goes where the first one is, and the broker takes it over.
@@ -175,7 +176,7 @@ func TestDuplicateClientIDGoesToTheSameBackend(t *testing.T) {
 	assert.Equal(t, node, nodeHolding(c.Nodes(), "twin"))
 	second.Close()
 
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "two events")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 2 }, "two events")
 	evs := events.all()
 	assert.Equal(t, evs[0].Backend, evs[1].Backend)
 	assert.Equal(t, uint64(1), pool.Counters().DuplicateClientIDs)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // TestTLSMosquittoClientsThroughProxy runs mosquitto_sub and mosquitto_pub
@@ -45,7 +47,7 @@ func TestTLSMosquittoClientsThroughProxy(t *testing.T) {
 			message)
 	})
 
-	waitFor(t, 5*time.Second, func() bool {
+	testnet.WaitFor(t, 5*time.Second, func() bool {
 		for _, ev := range events.all() {
 			if RefusalReason(ev.Err) == "tls_handshake" {
 				return true

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
@@ -218,7 +219,7 @@ func TestTLSPahoClientsThroughProxyToPlainBrokers(t *testing.T) {
 		}
 	})
 
-	waitFor(t, 10*time.Second, func() bool { return len(events.all()) >= 4 }, "four connections to end")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return len(events.all()) >= 4 }, "four connections to end")
 	for _, ev := range events.all() {
 		assert.NotEqual(t, "refused", ev.End, "%s: %v", ev.ClientID, ev.Err)
 	}
@@ -278,7 +279,7 @@ func TestTLSVerifyRequiredRefusesClientsWithoutTrustedCertificate(t *testing.T) 
 			}
 			assert.Nil(t, answer, "no MQTT answer over a failed handshake")
 			assert.ErrorContains(t, err, tc.alert, "the client learns why from a TLS alert")
-			waitFor(t, 5*time.Second, func() bool { return len(refusals()) > before }, "the refusal")
+			testnet.WaitFor(t, 5*time.Second, func() bool { return len(refusals()) > before }, "the refusal")
 			ev := refusals()[before]
 			assert.ErrorIs(t, ev.Err, ErrTLSHandshake)
 			assert.Equal(t, "tls_handshake", RefusalReason(ev.Err))
@@ -298,7 +299,7 @@ func TestTLSHandshakeIsBoundedByConnectTimeout(t *testing.T) {
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the silent client to be cut")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the silent client to be cut")
 	ev := events.all()[0]
 	assert.ErrorIs(t, ev.Err, ErrConnectTimeout)
 	assert.Equal(t, "connect_timeout", RefusalReason(ev.Err))
@@ -357,7 +358,7 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 		assert.Equal(t, "sensor-7", string(s.tlv(0xE0)))
 		assert.Equal(t, connectWire(4, "sensor-7", 30), s.packet, "the CONNECT follows the header unchanged")
 		conn.Close()
-		waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection to end")
+		testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection to end")
 		assert.Equal(t, "devices", events.all()[0].Route)
 	})
 

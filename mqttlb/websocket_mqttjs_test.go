@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/mosquitto"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // mqttjsDir holds the MQTT.js test client: package.json and
@@ -90,7 +91,7 @@ func TestWebSocketMQTTJS(t *testing.T) {
 					require.NoError(t, err, "%s", out)
 					assert.Equal(t, "ok 12", strings.TrimSpace(string(out)))
 
-					waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= before+2 }, "both connections to end")
+					testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) >= before+2 }, "both connections to end")
 					for _, ev := range events.all()[before:] {
 						assert.Contains(t, ev.ClientID, "mqttjs-", "the proxy read the CONNECT inside the WebSocket")
 						assert.Equal(t, "node1", ev.Backend)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/sticky"
 )
 
@@ -48,7 +49,7 @@ func TestWebSocketPubSubV5(t *testing.T) {
 			t.Cleanup(func() {
 				// Registered first, so it runs last: after the clients
 				// have disconnected.
-				waitFor(t, 5*time.Second, func() bool { return len(events.all()) >= 2 }, "both connections to end")
+				testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) >= 2 }, "both connections to end")
 				for _, ev := range events.all() {
 					assert.True(t, ev.Remote.Addr().IsLoopback(), "real client address, not a placeholder: %v", ev.Remote)
 					assert.NotZero(t, ev.Remote.Port())
@@ -196,7 +197,7 @@ func TestWebSocketRefusals(t *testing.T) {
 				}
 				assert.Equal(t, int(tc.code), w.closeCode())
 				var ev ConnEvent
-				waitFor(t, 5*time.Second, func() bool {
+				testnet.WaitFor(t, 5*time.Second, func() bool {
 					for _, e := range events.all() {
 						if e.Remote.String() == w.conn.LocalAddr().String() {
 							ev = e
@@ -288,7 +289,7 @@ func TestWebSocketStickinessAcrossTransports(t *testing.T) {
 			resumed := session(t, tr.dial(t), id)
 			assert.Equal(t, round > 0, resumed, "round %d over %s: %s", round, tr.name, id)
 		}
-		waitFor(t, 10*time.Second, func() bool { return len(events.all()) >= before+len(ids) }, "connection events")
+		testnet.WaitFor(t, 10*time.Second, func() bool { return len(events.all()) >= before+len(ids) }, "connection events")
 	}
 	perID := map[string]map[string]bool{}
 	for _, ev := range events.all() {
@@ -375,7 +376,7 @@ func TestOpaqueWebSocketPassthrough(t *testing.T) {
 	}
 	ws.Close(websocket.StatusNormalClosure, "")
 
-	waitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection event")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return len(events.all()) == 1 }, "the connection event")
 	ev := events.all()[0]
 	assert.Empty(t, ev.ClientID, "opaque: the CONNECT is not read")
 	assert.Equal(t, "node1", ev.Backend)
@@ -502,7 +503,7 @@ func TestWebSocketPings(t *testing.T) {
 			}
 		}
 		assert.Positive(t, pings)
-		waitFor(t, 5*time.Second, func() bool {
+		testnet.WaitFor(t, 5*time.Second, func() bool {
 			for _, ev := range events.all() {
 				if ev.ClientID == "deaf" {
 					return true
@@ -609,7 +610,7 @@ func TestWebSocketClientCertificateRoutes(t *testing.T) {
 		require.NoError(t, err)
 		conn.Close()
 		var ev ConnEvent
-		waitFor(t, 5*time.Second, func() bool {
+		testnet.WaitFor(t, 5*time.Second, func() bool {
 			for _, e := range events.all() {
 				if e.ClientID == tc.id {
 					ev = e

@@ -18,6 +18,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // startWSProxy serves p's WebSocket side on a loopback listener (wss when
@@ -265,7 +267,7 @@ func startMochiWS(t testing.TB) string {
 	require.NoError(t, srv.Serve())
 	t.Cleanup(func() { srv.Close() })
 	// Serve starts the listener in the background: wait until it answers.
-	waitFor(t, 5*time.Second, func() bool {
+	testnet.WaitFor(t, 5*time.Second, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // placeClients connects n clients through addr from src and returns how
@@ -72,7 +73,7 @@ func TestEMQXBalanceConfig(t *testing.T) {
 			if closed < 5 && nodeHolding(nodes, fmt.Sprintf("least-%03d", i)) == "node2" {
 				conn.Close()
 				closed++
-				waitFor(t, 5*time.Second, func() bool { return nodes[1].Clients() == 10-closed }, "node2 to see the close")
+				testnet.WaitFor(t, 5*time.Second, func() bool { return nodes[1].Clients() == 10-closed }, "node2 to see the close")
 			}
 		}
 		more, _ := placeClients(t, nodes, addr, "", "least-more", 5)
@@ -107,12 +108,12 @@ frontend mqtt
 
 	require.NoError(t, nodes[0].Stop())
 	pool := r.Pool("brokers")
-	waitFor(t, 5*time.Second, func() bool { _, down, _ := pool.BackendState("main"); return down }, "the check to take main down")
+	testnet.WaitFor(t, 5*time.Second, func() bool { _, down, _ := pool.BackendState("main"); return down }, "the check to take main down")
 	counts, _ = placeClients(t, nodes, addr, "", "failover", 10)
 	assert.Equal(t, map[string]int{"node3": 10}, counts, "the backup takes over; weight 0 still takes nothing")
 
 	require.NoError(t, nodes[0].Start())
-	waitFor(t, 5*time.Second, func() bool { _, down, _ := pool.BackendState("main"); return !down }, "the check to bring main back")
+	testnet.WaitFor(t, 5*time.Second, func() bool { _, down, _ := pool.BackendState("main"); return !down }, "the check to bring main back")
 	counts, _ = placeClients(t, nodes, addr, "", "back", 10)
 	assert.Equal(t, map[string]int{"node1": 10}, counts, "the backup stops taking clients once main is back")
 }

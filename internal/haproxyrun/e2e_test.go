@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // emqxAddrs replaces the broker and bind addresses of the EMQX seeds.
@@ -100,7 +101,7 @@ func TestEMQXStickyConfig(t *testing.T) {
 			conn.Close()
 		}
 		for _, id := range ids {
-			waitFor(t, 5*time.Second, func() bool { return nodeHolding(nodes, id) == "" }, id+" gone")
+			testnet.WaitFor(t, 5*time.Second, func() bool { return nodeHolding(nodes, id) == "" }, id+" gone")
 		}
 		// Reconnect in the reverse order, twice: round robin alone would
 		// put most clients elsewhere.
@@ -109,7 +110,7 @@ func TestEMQXStickyConfig(t *testing.T) {
 				conn := mqttConnect(t, addr, "", id, false)
 				assert.Equal(t, first[id], holder(t, nodes, id), "round %d: %s", round, id)
 				conn.Close()
-				waitFor(t, 5*time.Second, func() bool { return nodeHolding(nodes, id) == "" }, id+" gone")
+				testnet.WaitFor(t, 5*time.Second, func() bool { return nodeHolding(nodes, id) == "" }, id+" gone")
 			}
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 func TestMain(m *testing.M) {
@@ -139,22 +140,10 @@ func nodeHolding(nodes []*cluster.Node, clientID string) string {
 	return ""
 }
 
-// waitFor polls cond every 20 ms until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // holder waits until the client ID is connected to a node and returns it.
 func holder(t testing.TB, nodes []*cluster.Node, id string) string {
 	t.Helper()
 	var name string
-	waitFor(t, 5*time.Second, func() bool { name = nodeHolding(nodes, id); return name != "" }, id+" on a node")
+	testnet.WaitFor(t, 5*time.Second, func() bool { name = nodeHolding(nodes, id); return name != "" }, id+" on a node")
 	return name
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // TestHiveMQHealthConfig runs the HiveMQ Health API configuration: three
@@ -41,13 +42,13 @@ func TestHiveMQHealthConfig(t *testing.T) {
 
 	liveOnNode2 := nodes[1].Clients()
 	nodes[1].SetReady(false)
-	waitFor(t, 15*time.Second, func() bool { _, down, _ := pool.BackendState("hivemq2"); return down }, "readiness 503 to take hivemq2 out")
+	testnet.WaitFor(t, 15*time.Second, func() bool { _, down, _ := pool.BackendState("hivemq2"); return down }, "readiness 503 to take hivemq2 out")
 	counts, _ = placeClients(t, nodes, addr, "", "unready", 9)
 	assert.Zero(t, counts["node2"], "no new client on the unready node: %v", counts)
 	assert.Equal(t, liveOnNode2, nodes[1].Clients(), "the unready node's live clients stay, as in HAProxy")
 
 	nodes[1].SetReady(true)
-	waitFor(t, 15*time.Second, func() bool { _, down, _ := pool.BackendState("hivemq2"); return !down }, "readiness 200 to bring hivemq2 back")
+	testnet.WaitFor(t, 15*time.Second, func() bool { _, down, _ := pool.BackendState("hivemq2"); return !down }, "readiness 200 to bring hivemq2 back")
 	counts, _ = placeClients(t, nodes, addr, "", "ready", 9)
 	assert.Positive(t, counts["node2"], "the node takes clients again: %v", counts)
 }

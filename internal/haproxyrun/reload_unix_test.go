@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/internal/cluster"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 )
 
 // TestReloadUnderLoad holds 1,000 live connections, keeps them busy with
@@ -82,7 +83,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	writeConfig(t, path, weightedConfig(c, "  bind 127.0.0.1:0", 5, 2, 3))
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
-	waitFor(t, 10*time.Second, func() bool { return r.Pool("brokers") != oldPool }, "the reload")
+	testnet.WaitFor(t, 10*time.Second, func() bool { return r.Pool("brokers") != oldPool }, "the reload")
 	time.Sleep(200 * time.Millisecond) // pings go on after the swap
 	close(stop)
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Serve listens on a free loopback port and runs handle for each
@@ -38,4 +39,18 @@ func Serve(t testing.TB, handle func(net.Conn)) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test with msg
+// if it does not within timeout. The timeout only bounds a hung wait: a
+// test must not depend on how fast cond comes true.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -116,7 +118,7 @@ func TestAdminActions(t *testing.T) {
 		{"close", url.Values{"action": {"close"}, "pool": {"brokers"}, "backend": {node}, "window": {"0s"}}, http.StatusOK,
 			func(t *testing.T, answer map[string]any) {
 				assert.Equal(t, 1.0, answer["closing"])
-				waitFor(t, func() bool { return f.ended() == 1 }, "the victim's end")
+				testnet.WaitFor(t, 5*time.Second, func() bool { return f.ended() == 1 }, "the victim's end")
 			}},
 		{"close bad window", url.Values{"action": {"close"}, "pool": {"brokers"}, "backend": {node}, "window": {"soon"}}, http.StatusBadRequest, nil},
 		{"sticky without client ID", url.Values{"action": {"sticky"}, "pool": {"brokers"}}, http.StatusBadRequest, nil},

@@ -138,16 +138,6 @@ func (f *fixture) holder(t *testing.T, clientID string) string {
 	}
 }
 
-// waitFor polls cond every 10 ms until it holds or five seconds pass.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // serve serves h on a loopback test server for the test.
 func serve(t *testing.T, h http.Handler) string {
 	t.Helper()

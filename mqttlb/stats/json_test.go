@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -19,7 +20,7 @@ func TestJSONMatchesTheModel(t *testing.T) {
 	f := newFixture(t)
 	traffic(t, f, 3, 2)
 	disconnect(t, f.connect(t, "keeper", true)) // a session the sticky table keeps
-	waitFor(t, func() bool { return f.ended() == 6 }, "the keeper's end")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return f.ended() == 6 }, "the keeper's end")
 	f.pool.SetState("node2", mqttlb.StateDrain)
 	f.pool.RecordCheck(f.cluster.Nodes()[2].Addr(), errConnRefused, 3*time.Millisecond)
 
@@ -75,6 +76,6 @@ func traffic(t *testing.T, f *fixture, sessions, rejects int) (sent, received in
 	for i := range rejects {
 		f.connectAnswered(t, "lost-"+string(rune('a'+i)), false, 3).Close() // server unavailable
 	}
-	waitFor(t, func() bool { return f.ended() == before+sessions+rejects }, "every connection counted")
+	testnet.WaitFor(t, 5*time.Second, func() bool { return f.ended() == before+sessions+rejects }, "every connection counted")
 	return sent, received
 }
