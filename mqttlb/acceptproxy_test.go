@@ -37,9 +37,9 @@ func writeInboundHeader(t testing.TB, conn net.Conn, src, dst netip.AddrPort) {
 // header naming the real client. That address must be the one the proxy
 // hashes, reports and passes on in its own header.
 func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
-	device := pki.client(t, "device-9")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
+	device := pki.Client(t, "device-9")
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
 			b1, seen1 := proxyReadingBackend(t)
@@ -53,7 +53,7 @@ func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
 			proxy := &Proxy{Default: pool, OnConn: events.add}
 			var addr string
 			if useTLS {
-				addr = startTLSProxy(t, proxy, TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile},
+				addr = startTLSProxy(t, proxy, TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile},
 					acceptProxyListener)
 			} else {
 				addr = startWrappedProxy(t, proxy, acceptProxyListener)
@@ -70,7 +70,7 @@ func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
 				writeInboundHeader(t, conn, src, dst)
 				var mqtt net.Conn = conn
 				if useTLS {
-					mqtt = tls.Client(conn, pki.clientTLSConfig(device.cert))
+					mqtt = tls.Client(conn, pki.ClientTLSConfig(device.Cert))
 				}
 				id := fmt.Sprintf("behind-nlb-%d", i)
 				_, err = mqtt.Write(connectWire(4, id, 30))
@@ -106,8 +106,8 @@ func TestAcceptProxyAddressFlowsThrough(t *testing.T) {
 }
 
 func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
 			events := newEventLog()
@@ -116,7 +116,7 @@ func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
 			proxy := &Proxy{Default: pool, ConnectTimeout: 300 * time.Millisecond, OnConn: events.add}
 			var addr string
 			if useTLS {
-				addr = startTLSProxy(t, proxy, TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile}, acceptProxyListener)
+				addr = startTLSProxy(t, proxy, TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile}, acceptProxyListener)
 			} else {
 				addr = startWrappedProxy(t, proxy, acceptProxyListener)
 			}
@@ -129,7 +129,7 @@ func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
 			defer noHeader.Close()
 			var first net.Conn = noHeader
 			if useTLS {
-				first = tls.Client(noHeader, pki.clientTLSConfig())
+				first = tls.Client(noHeader, pki.ClientTLSConfig())
 			}
 			go first.Write(connectWire(4, "no-header", 30))
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttlb/mqttlb/balance"
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
@@ -26,14 +27,14 @@ var benchConnInfo = balance.ConnInfo{
 // handshakeState returns the server side state of a TLS 1.3 handshake
 // with a client certificate, as the proxy sees it.
 func handshakeState(t testing.TB) *tls.ConnectionState {
-	pki := newTestPKI(t)
-	srv, device := pki.server(t, "proxy"), pki.client(t, "device-42")
+	pki := testnet.NewPKI(t)
+	srv, device := pki.Server(t, "proxy"), pki.Client(t, "device-42")
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	go tls.Client(a, pki.clientTLSConfig(device.cert)).Handshake()
-	sc := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{srv.cert},
-		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool, NextProtos: []string{"mqtt"}})
+	go tls.Client(a, pki.ClientTLSConfig(device.Cert)).Handshake()
+	sc := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{srv.Cert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.Pool, NextProtos: []string{"mqtt"}})
 	require.NoError(t, sc.Handshake())
 	cs := sc.ConnectionState()
 	return &cs
@@ -119,14 +120,14 @@ func BenchmarkAppendFirst(b *testing.B) {
 // proxy, close. Client, proxy and broker share the machine, so the figure
 // is a floor for the proxy alone.
 func BenchmarkTLSHandshakeConnect(b *testing.B) {
-	pki := newTestPKI(b)
+	pki := testnet.NewPKI(b)
 	c := startCluster(b, 1)
-	srv, device := pki.server(b, "proxy"), pki.client(b, "device")
+	srv, device := pki.Server(b, "proxy"), pki.Client(b, "device")
 	pool := &Pool{Name: "broker", Logger: quietLogger()}
 	pool.SetBackends(backendsFor(c.Addrs()...))
 	addr := startTLSProxy(b, &Proxy{Default: pool}, TLSConfig{
-		CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile}, nil)
-	cfg := pki.clientTLSConfig(device.cert)
+		CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile}, nil)
+	cfg := pki.ClientTLSConfig(device.Cert)
 	// An empty client ID with a clean session: the broker names each
 	// client, so no connection takes over another's session.
 	wire := connectWire(4, "", 0)

@@ -23,12 +23,12 @@ func TestTLSMosquittoClientsThroughProxy(t *testing.T) {
 			t.Skipf("%s not installed (apt-get install mosquitto-clients): %v", tool, err)
 		}
 	}
-	pki := newTestPKI(t)
-	subCert, pubCert := pki.client(t, "mosquitto-sub"), pki.client(t, "mosquitto-pub")
+	pki := testnet.NewPKI(t)
+	subCert, pubCert := pki.Client(t, "mosquitto-sub"), pki.Client(t, "mosquitto-pub")
 	addr, events := tlsProxyToCluster(t, pki, ClientAuthRequired)
 	_, port, _ := strings.Cut(addr, ":")
 	// The server certificate names localhost, which the clients verify.
-	common := []string{"-h", "localhost", "-p", port, "--cafile", pki.caFile, "-q", "1"}
+	common := []string{"-h", "localhost", "-p", port, "--cafile", pki.CAFile, "-q", "1"}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -42,8 +42,8 @@ func TestTLSMosquittoClientsThroughProxy(t *testing.T) {
 
 	t.Run("with client certificates", func(t *testing.T) {
 		cliPubSub(t, ctx,
-			append(slices.Clone(common), "--cert", subCert.certFile, "--key", subCert.keyFile, "-t", topic, "-C", "1", "-W", "15"),
-			append(slices.Clone(common), "--cert", pubCert.certFile, "--key", pubCert.keyFile, "-t", topic, "-m", message),
+			append(slices.Clone(common), "--cert", subCert.CertFile, "--key", subCert.KeyFile, "-t", topic, "-C", "1", "-W", "15"),
+			append(slices.Clone(common), "--cert", pubCert.CertFile, "--key", pubCert.KeyFile, "-t", topic, "-m", message),
 			message)
 	})
 

@@ -44,12 +44,12 @@ func TestParseClientAuth(t *testing.T) {
 }
 
 func TestTLSConfigServerConfig(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "server")
-	other := pki.server(t, "other")
-	combined := filepath.Join(pki.dir, "combined.pem")
-	require.NoError(t, os.WriteFile(combined, append(append([]byte(nil), srv.certPEM...), srv.keyPEM...), 0o600))
-	notPEM := filepath.Join(pki.dir, "not.pem")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "server")
+	other := pki.Server(t, "other")
+	combined := filepath.Join(pki.Dir, "combined.pem")
+	require.NoError(t, os.WriteFile(combined, append(append([]byte(nil), srv.CertPEM...), srv.KeyPEM...), 0o600))
+	notPEM := filepath.Join(pki.Dir, "not.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
 
 	for _, tc := range []struct {
@@ -58,20 +58,20 @@ func TestTLSConfigServerConfig(t *testing.T) {
 		wantErr    bool
 		clientAuth tls.ClientAuthType
 	}{
-		{"cert and key", TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile}, false, tls.NoClientCert},
+		{"cert and key", TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile}, false, tls.NoClientCert},
 		{"key inside the cert file, as HAProxy's crt", TLSConfig{CertFile: combined}, false, tls.NoClientCert},
 		{"a CA without verify means required",
-			TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile}, false, tls.RequireAndVerifyClientCert},
+			TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile}, false, tls.RequireAndVerifyClientCert},
 		{"verify none with a CA",
-			TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile, ClientAuth: ClientAuthNone}, false, tls.NoClientCert},
+			TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile, ClientAuth: ClientAuthNone}, false, tls.NoClientCert},
 		{"verify optional",
-			TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile, ClientAuth: ClientAuthOptional}, false, tls.VerifyClientCertIfGiven},
-		{"missing cert file", TLSConfig{CertFile: filepath.Join(pki.dir, "absent.pem")}, true, 0},
-		{"key of another certificate", TLSConfig{CertFile: srv.certFile, KeyFile: other.keyFile}, true, 0},
-		{"verify required without a CA", TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientAuth: ClientAuthRequired}, true, 0},
+			TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile, ClientAuth: ClientAuthOptional}, false, tls.VerifyClientCertIfGiven},
+		{"missing cert file", TLSConfig{CertFile: filepath.Join(pki.Dir, "absent.pem")}, true, 0},
+		{"key of another certificate", TLSConfig{CertFile: srv.CertFile, KeyFile: other.KeyFile}, true, 0},
+		{"verify required without a CA", TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientAuth: ClientAuthRequired}, true, 0},
 		{"CA file without certificates",
-			TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: notPEM}, true, 0},
-		{"unknown ClientAuth", TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientAuth: 9}, true, 0},
+			TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: notPEM}, true, 0},
+		{"unknown ClientAuth", TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientAuth: 9}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := tc.cfg.ServerConfig()
@@ -91,22 +91,22 @@ func TestTLSConfigServerConfig(t *testing.T) {
 
 // handshakeCN completes a TLS handshake with the server configuration
 // over a pipe and returns the CN of the certificate the server presented.
-func handshakeCN(t *testing.T, server *tls.Config, pki *testPKI) string {
+func handshakeCN(t *testing.T, server *tls.Config, pki *testnet.PKI) string {
 	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
 	go tls.Server(b, server).Handshake()
-	c := tls.Client(a, pki.clientTLSConfig())
+	c := tls.Client(a, pki.ClientTLSConfig())
 	require.NoError(t, c.Handshake())
 	return c.ConnectionState().PeerCertificates[0].Subject.CommonName
 }
 
 func TestTLSCertificateReloadsWhenFilesChange(t *testing.T) {
-	pki := newTestPKI(t)
-	first := pki.server(t, "first")
-	second := pki.server(t, "second")
-	certFile, keyFile := filepath.Join(pki.dir, "live.pem"), filepath.Join(pki.dir, "live.key")
+	pki := testnet.NewPKI(t)
+	first := pki.Server(t, "first")
+	second := pki.Server(t, "second")
+	certFile, keyFile := filepath.Join(pki.Dir, "live.pem"), filepath.Join(pki.Dir, "live.key")
 	// replace writes the files and moves their times forward, so that
 	// the change shows even on a file system with coarse timestamps.
 	var bump time.Duration
@@ -118,20 +118,20 @@ func TestTLSCertificateReloadsWhenFilesChange(t *testing.T) {
 		require.NoError(t, os.Chtimes(certFile, at, at))
 		require.NoError(t, os.Chtimes(keyFile, at, at))
 	}
-	replace(first.certPEM, first.keyPEM)
+	replace(first.CertPEM, first.KeyPEM)
 	cfg, err := TLSConfig{CertFile: certFile, KeyFile: keyFile, Logger: quietLogger()}.ServerConfig()
 	require.NoError(t, err)
 
 	assert.Equal(t, "first", handshakeCN(t, cfg, pki))
-	replace(second.certPEM, second.keyPEM)
+	replace(second.CertPEM, second.KeyPEM)
 	assert.Equal(t, "second", handshakeCN(t, cfg, pki), "new files are served without a restart")
 
 	// A certificate written before its key: the pair does not match, so
 	// the loaded certificate stays until the key arrives.
-	replace(first.certPEM, second.keyPEM)
+	replace(first.CertPEM, second.KeyPEM)
 	assert.Equal(t, "second", handshakeCN(t, cfg, pki), "a broken pair keeps the previous certificate")
 	assert.Equal(t, "second", handshakeCN(t, cfg, pki))
-	replace(first.certPEM, first.keyPEM)
+	replace(first.CertPEM, first.KeyPEM)
 	assert.Equal(t, "first", handshakeCN(t, cfg, pki))
 
 	require.NoError(t, os.Remove(keyFile))
@@ -140,29 +140,29 @@ func TestTLSCertificateReloadsWhenFilesChange(t *testing.T) {
 
 // tlsProxyToCluster serves a proxy that terminates TLS in front of a
 // plain-TCP embedded cluster of two brokers.
-func tlsProxyToCluster(t *testing.T, pki *testPKI, auth ClientAuth) (string, *eventLog) {
+func tlsProxyToCluster(t *testing.T, pki *testnet.PKI, auth ClientAuth) (string, *eventLog) {
 	t.Helper()
 	c := startCluster(t, 2)
-	srv := pki.server(t, "proxy")
+	srv := pki.Server(t, "proxy")
 	pool := &Pool{Name: "brokers", Balancer: balance.RoundRobin{}}
 	pool.SetBackends(backendsFor(c.Addrs()...))
 	events := newEventLog()
 	addr := startTLSProxy(t, &Proxy{Default: pool, OnConn: events.add}, TLSConfig{
-		CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile, ClientAuth: auth,
+		CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile, ClientAuth: auth,
 		NextProtos: []string{"mqtt"},
 	}, nil)
 	return addr, events
 }
 
 func TestTLSPahoClientsThroughProxyToPlainBrokers(t *testing.T) {
-	pki := newTestPKI(t)
-	device := pki.client(t, "device-1")
+	pki := testnet.NewPKI(t)
+	device := pki.Client(t, "device-1")
 	addr, events := tlsProxyToCluster(t, pki, ClientAuthOptional)
 
 	t.Run("paho.golang MQTT 5 with a client certificate", func(t *testing.T) {
 		received := make(chan *paho.Publish, 1)
 		tlsDial := func(t testing.TB) net.Conn {
-			conn, err := tls.Dial("tcp", addr, pki.clientTLSConfig(device.cert))
+			conn, err := tls.Dial("tcp", addr, pki.ClientTLSConfig(device.Cert))
 			require.NoError(t, err)
 			return conn
 		}
@@ -195,7 +195,7 @@ func TestTLSPahoClientsThroughProxyToPlainBrokers(t *testing.T) {
 		received := make(chan string, 1)
 		client := func(id string) paho311.Client {
 			opts := paho311.NewClientOptions().AddBroker("tls://" + addr).SetClientID(id).
-				SetTLSConfig(pki.clientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
+				SetTLSConfig(pki.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
 				SetConnectTimeout(5 * time.Second)
 			c := paho311.NewClient(opts)
 			tok := c.Connect()
@@ -246,9 +246,9 @@ func tlsConnect(addr string, cfg *tls.Config, id string) ([]byte, error) {
 }
 
 func TestTLSVerifyRequiredRefusesClientsWithoutTrustedCertificate(t *testing.T) {
-	pki := newTestPKI(t)
-	stranger := newTestPKI(t).client(t, "stranger")
-	device := pki.client(t, "device-2")
+	pki := testnet.NewPKI(t)
+	stranger := testnet.NewPKI(t).Client(t, "stranger")
+	device := pki.Client(t, "device-2")
 	addr, events := tlsProxyToCluster(t, pki, ClientAuthRequired)
 
 	refusals := func() []ConnEvent {
@@ -265,13 +265,13 @@ func TestTLSVerifyRequiredRefusesClientsWithoutTrustedCertificate(t *testing.T) 
 		certs []tls.Certificate
 		alert string // empty: accepted
 	}{
-		{"certificate from the CA", []tls.Certificate{device.cert}, ""},
+		{"certificate from the CA", []tls.Certificate{device.Cert}, ""},
 		{"no certificate", nil, "tls: certificate required"},
-		{"certificate from another CA", []tls.Certificate{stranger.cert}, "tls: unknown certificate authority"},
+		{"certificate from another CA", []tls.Certificate{stranger.Cert}, "tls: unknown certificate authority"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(refusals())
-			answer, err := tlsConnect(addr, pki.clientTLSConfig(tc.certs...), "verify-"+tc.name)
+			answer, err := tlsConnect(addr, pki.ClientTLSConfig(tc.certs...), "verify-"+tc.name)
 			if tc.alert == "" {
 				require.NoError(t, err)
 				assert.Equal(t, connackOK311, answer)
@@ -288,12 +288,12 @@ func TestTLSVerifyRequiredRefusesClientsWithoutTrustedCertificate(t *testing.T) 
 }
 
 func TestTLSHandshakeIsBoundedByConnectTimeout(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
 	events := newEventLog()
 	pool := &Pool{Name: "none"}
 	addr := startTLSProxy(t, &Proxy{Default: pool, ConnectTimeout: 300 * time.Millisecond, OnConn: events.add},
-		TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile}, nil)
+		TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile}, nil)
 
 	// A client that opens TCP and never starts the handshake.
 	conn, err := net.Dial("tcp", addr)
@@ -309,10 +309,10 @@ func TestTLSHandshakeIsBoundedByConnectTimeout(t *testing.T) {
 }
 
 func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
-	devices := pki.client(t, "device-7", "device-7.fleet.example")
-	other := pki.client(t, "gateway-1")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
+	devices := pki.Client(t, "device-7", "device-7.fleet.example")
+	other := pki.Client(t, "gateway-1")
 	backend, seen := proxyReadingBackend(t)
 
 	emqx := proxyproto.EMQX
@@ -327,10 +327,10 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 			return ClientCertCN("device-7").Match(ci) && ServerName("localhost").Match(ci)
 		})}},
 		OnConn: events.add,
-	}, TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, ClientCAFile: pki.caFile, NextProtos: []string{"mqtt"}}, nil)
+	}, TLSConfig{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: pki.CAFile, NextProtos: []string{"mqtt"}}, nil)
 
 	t.Run("routed by CN and SNI; CN, SNI, ALPN and client ID in the header", func(t *testing.T) {
-		conn, err := tls.Dial("tcp", addr, pki.clientTLSConfig(devices.cert))
+		conn, err := tls.Dial("tcp", addr, pki.ClientTLSConfig(devices.Cert))
 		require.NoError(t, err)
 		defer conn.Close()
 		_, err = conn.Write(connectWire(4, "sensor-7", 30))
@@ -363,7 +363,7 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 	})
 
 	t.Run("a CN no route takes is refused", func(t *testing.T) {
-		answer, err := tlsConnect(addr, pki.clientTLSConfig(other.cert), "gateway")
+		answer, err := tlsConnect(addr, pki.ClientTLSConfig(other.Cert), "gateway")
 		require.NoError(t, err)
 		assert.Equal(t, []byte{0x20, 2, 0, 0x03}, answer, "server unavailable")
 	})
@@ -371,7 +371,7 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 	t.Run("without the SNI the route asks for", func(t *testing.T) {
 		// Go sends no SNI for an IP address; the certificate still
 		// verifies against its IP SAN.
-		cfg := pki.clientTLSConfig(devices.cert)
+		cfg := pki.ClientTLSConfig(devices.Cert)
 		cfg.ServerName = "127.0.0.1"
 		answer, err := tlsConnect(addr, cfg, "no-sni")
 		require.NoError(t, err)
@@ -380,13 +380,13 @@ func TestTLSClientCertificateReachesBackendInSSLTLV(t *testing.T) {
 }
 
 func TestClientTLSFillsConnInfo(t *testing.T) {
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
-	device := pki.issue(t, "rich", x509Template{
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
+	device := pki.Issue(t, "rich", x509Template{
 		cn: "rich", dns: []string{"rich.example"}, email: []string{"ops@example.com"},
 		ip: []net.IP{net.IPv4(10, 0, 0, 9)}, uri: "spiffe://fleet/rich",
 	}.build())
-	server := &tls.Config{Certificates: []tls.Certificate{srv.cert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pki.pool}
+	server := &tls.Config{Certificates: []tls.Certificate{srv.Cert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pki.Pool}
 
 	for _, tc := range []struct {
 		name     string
@@ -394,7 +394,7 @@ func TestClientTLSFillsConnInfo(t *testing.T) {
 		wantCN   string
 		wantSANs []string
 	}{
-		{"verified certificate", []tls.Certificate{device.cert}, "rich",
+		{"verified certificate", []tls.Certificate{device.Cert}, "rich",
 			[]string{"rich.example", "10.0.0.9", "ops@example.com", "spiffe://fleet/rich"}},
 		{"no certificate", nil, "", nil},
 	} {
@@ -402,7 +402,7 @@ func TestClientTLSFillsConnInfo(t *testing.T) {
 			a, b := net.Pipe()
 			defer a.Close()
 			defer b.Close()
-			go tls.Client(a, pki.clientTLSConfig(tc.certs...)).Handshake()
+			go tls.Client(a, pki.ClientTLSConfig(tc.certs...)).Handshake()
 			sc := tls.Server(b, server)
 			require.NoError(t, sc.Handshake())
 			var ci balance.ConnInfo
@@ -439,12 +439,12 @@ func (x x509Template) build() *x509.Certificate {
 }
 
 func TestBackendTLSReencrypts(t *testing.T) {
-	pki := newTestPKI(t)
-	brokerCert := pki.server(t, "broker")
-	proxyClient := pki.client(t, "mqttlb-proxy")
+	pki := testnet.NewPKI(t)
+	brokerCert := pki.Server(t, "broker")
+	proxyClient := pki.Client(t, "mqttlb-proxy")
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{brokerCert.cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pki.pool,
+		Certificates: []tls.Certificate{brokerCert.Cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pki.Pool,
 	})
 	require.NoError(t, err)
 	seen := make(chan string, 1)
@@ -467,7 +467,7 @@ func TestBackendTLSReencrypts(t *testing.T) {
 		conn.Read(make([]byte, 1))
 	}()
 
-	dial, err := BackendTLS{CAFile: pki.caFile, CertFile: proxyClient.certFile, KeyFile: proxyClient.keyFile}.DialContext(nil)
+	dial, err := BackendTLS{CAFile: pki.CAFile, CertFile: proxyClient.CertFile, KeyFile: proxyClient.KeyFile}.DialContext(nil)
 	require.NoError(t, err)
 	pool := &Pool{Name: "tls-brokers", DialContext: dial}
 	pool.SetBackends(backendsFor(ln.Addr().String()))
@@ -476,6 +476,6 @@ func TestBackendTLSReencrypts(t *testing.T) {
 	assert.Equal(t, connackOK311, answer)
 	assert.Equal(t, "reencrypted from mqttlb-proxy", <-seen)
 
-	_, err = BackendTLS{CAFile: filepath.Join(pki.dir, "absent.pem")}.DialContext(nil)
+	_, err = BackendTLS{CAFile: filepath.Join(pki.Dir, "absent.pem")}.DialContext(nil)
 	assert.ErrorIs(t, err, ErrTLSConfig)
 }

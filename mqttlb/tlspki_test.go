@@ -2,19 +2,9 @@ package mqttlb
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,103 +14,6 @@ import (
 
 	"github.com/mqttlb/mqttlb/internal/testnet"
 )
-
-// testPKI is a certificate authority made for one test, with files in a
-// temporary directory for the consumers that read files (TLSConfig,
-// mosquitto_pub).
-type testPKI struct {
-	dir    string
-	caFile string
-	pool   *x509.CertPool
-	ca     *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	serial atomic.Int64
-}
-
-// issued is a certificate and its key, in memory and in PEM files.
-type issued struct {
-	cert              tls.Certificate
-	certFile, keyFile string
-	certPEM, keyPEM   []byte
-	leaf              *x509.Certificate
-	commonName        string
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "mqttlb test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	p := &testPKI{dir: t.TempDir(), ca: ca, caKey: key, pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	p.serial.Store(1)
-	p.caFile = filepath.Join(p.dir, "ca.pem")
-	require.NoError(t, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	return p
-}
-
-// server issues a server certificate for 127.0.0.1 and localhost.
-func (p *testPKI) server(t testing.TB, name string) issued {
-	return p.issue(t, name, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: name},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-}
-
-// client issues a client certificate with the CN and the DNS SANs.
-func (p *testPKI) client(t testing.TB, cn string, dnsNames ...string) issued {
-	return p.issue(t, cn, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: cn},
-		DNSNames:    dnsNames,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-}
-
-func (p *testPKI) issue(t testing.TB, fileName string, tmpl *x509.Certificate) issued {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl.SerialNumber = big.NewInt(p.serial.Add(1))
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	out := issued{
-		certPEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		certFile:   filepath.Join(p.dir, fileName+".pem"),
-		keyFile:    filepath.Join(p.dir, fileName+".key"),
-		commonName: tmpl.Subject.CommonName,
-	}
-	out.cert, err = tls.X509KeyPair(out.certPEM, out.keyPEM)
-	require.NoError(t, err)
-	out.leaf = out.cert.Leaf
-	require.NoError(t, os.WriteFile(out.certFile, out.certPEM, 0o600))
-	require.NoError(t, os.WriteFile(out.keyFile, out.keyPEM, 0o600))
-	return out
-}
-
-// clientTLSConfig trusts the test CA and presents the certificates.
-func (p *testPKI) clientTLSConfig(certs ...tls.Certificate) *tls.Config {
-	return &tls.Config{RootCAs: p.pool, ServerName: "localhost", Certificates: certs, NextProtos: []string{"mqtt"}}
-}
 
 // startTLSProxy serves p on a loopback TLS listener made from cfg, with
 // the inbound listener wrapped by wrap when it is not nil.

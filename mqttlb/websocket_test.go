@@ -587,7 +587,7 @@ func TestWebSocketClientCertificateRoutes(t *testing.T) {
 	cert := newTestCert(t)
 	server := cert.server.Clone()
 	server.ClientAuth = tls.VerifyClientCertIfGiven
-	server.ClientCAs = cert.pki.pool
+	server.ClientCAs = cert.pki.Pool
 	addr := startWSProxy(t, &Proxy{
 		Routes:  []Route{{Name: "fleet", Match: ClientCertCN("device-7"), Pool: devices}},
 		Default: others,
@@ -598,7 +598,7 @@ func TestWebSocketClientCertificateRoutes(t *testing.T) {
 		id, route string
 		certs     []tls.Certificate
 	}{
-		{"with-cert", "fleet", []tls.Certificate{cert.pki.client(t, "device-7").cert}},
+		{"with-cert", "fleet", []tls.Certificate{cert.pki.Client(t, "device-7").Cert}},
 		{"without-cert", "default", nil},
 	} {
 		client := cert.client.Clone()

@@ -73,17 +73,17 @@ type testCert struct {
 	server  *tls.Config // for the proxy
 	client  *tls.Config // trusts the CA
 	pemPath string      // the CA certificate, PEM, for NODE_EXTRA_CA_CERTS
-	pki     *testPKI
+	pki     *testnet.PKI
 }
 
 func newTestCert(t testing.TB) testCert {
 	t.Helper()
-	pki := newTestPKI(t)
-	srv := pki.server(t, "proxy")
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "proxy")
 	return testCert{
-		server:  &tls.Config{Certificates: []tls.Certificate{srv.cert}},
-		client:  &tls.Config{RootCAs: pki.pool, ServerName: "localhost"},
-		pemPath: pki.caFile,
+		server:  &tls.Config{Certificates: []tls.Certificate{srv.Cert}},
+		client:  &tls.Config{RootCAs: pki.Pool, ServerName: "localhost"},
+		pemPath: pki.CAFile,
 		pki:     pki,
 	}
 }

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,33 +15,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
 
-// selfSignedPEM writes a self-signed certificate for 127.0.0.1 with its
-// key in one PEM file, as HAProxy's crt files hold them.
-func selfSignedPEM(t *testing.T) (file string, pool *x509.CertPool) {
+// serverPEM writes a server certificate for 127.0.0.1 with its key in
+// one PEM file, as HAProxy's crt files hold them, and returns the pool
+// that trusts it.
+func serverPEM(t *testing.T) (file string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "haproxy-like"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	file = filepath.Join(t.TempDir(), "server.pem")
-	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
-	require.NoError(t, os.WriteFile(file, data, 0o600))
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return file, pool
+	pki := testnet.NewPKI(t)
+	srv := pki.Server(t, "haproxy-like")
+	file = filepath.Join(pki.Dir, "server-crt.pem")
+	require.NoError(t, os.WriteFile(file, append(srv.CertPEM, srv.KeyPEM...), 0o600))
+	return file, pki.Pool
 }
 
 func TestEdgeFlagsProxyOptions(t *testing.T) {
@@ -80,7 +61,7 @@ func TestEdgeFlagsProxyOptions(t *testing.T) {
 // -accept-proxy and checks that each reads the header, and the TLS one
 // then terminates TLS offering ALPN "mqtt".
 func TestEdgeFlagsListeners(t *testing.T) {
-	certFile, roots := selfSignedPEM(t)
+	certFile, roots := serverPEM(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, acceptProxy: true}
 	listeners, err := f.listenAll([]string{"127.0.0.1:0"}, logger)
@@ -126,7 +107,7 @@ func TestEdgeFlagsListeners(t *testing.T) {
 }
 
 func TestEdgeFlagsErrors(t *testing.T) {
-	certFile, _ := selfSignedPEM(t)
+	certFile, _ := serverPEM(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name  string

@@ -28,7 +28,7 @@ func TestBindWebSocket(t *testing.T) {
 	bin := buildProgram(t)
 
 	addr, wsAddr, wssAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	certFile, roots := selfSignedPEM(t)
+	certFile, roots := serverPEM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-bind", addr, "-bind-ws", wsAddr, "-bind-wss", wssAddr,
