@@ -1,9 +1,12 @@
-// Package testnet serves loopback TCP peers for tests: broker stand-ins
-// with behaviours no real broker has, fault injectors and the like.
+// Package testnet holds the helpers the module's tests share: loopback TCP
+// peers (broker stand-ins with behaviours no real broker has, fault
+// injectors and the like), a poller, a goroutine-safe output buffer and a
+// test CA.
 //
 //	addr := testnet.Serve(t, func(conn net.Conn) {
 //		io.Copy(io.Discard, conn) // a peer that only listens
 //	})
+//	testnet.WaitFor(t, 5*time.Second, func() bool { return done.Load() }, "the peer's end")
 package testnet
 
 import (
