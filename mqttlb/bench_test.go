@@ -95,7 +95,7 @@ func TestChurnOnceThroughProxy(t *testing.T) {
 
 // churnAllocBudget is the most allocations a proxied connection may add
 // over the same client and stand-in broker without the proxy (measured:
-// 33 since accept and dial make splice.Conns, 45 through Go's net).
+// 30 since accept and dial make splice.Conns, 45 through Go's net).
 const churnAllocBudget = 40
 
 // TestChurnAllocationBudget fails when the per-connection path (accept,

@@ -49,21 +49,49 @@ type Conn struct {
 	// hup is set by the loop once the peer's end or an error was
 	// reported: reads then go on until they see it.
 	hup atomic.Bool
-	// rd and wr carry the loop's readiness events to a waiting reader or
-	// writer (capacity one: an event never blocks the loop).
-	rd, wr chan struct{}
+	// rd and wr are the reading and writing sides' events and deadlines.
+	rd, wr connSide
 	// dead is closed when the Conn is closed or its loop stops.
 	deadOnce sync.Once
 	dead     chan struct{}
 	deadErr  error
+}
 
-	readDeadline, writeDeadline atomic.Int64 // Unix nanoseconds; 0 = none
+// connSide is one side of a Conn: the loop's readiness events for it and
+// its deadline.
+type connSide struct {
+	// ready carries the loop's events to a waiting Read or Write
+	// (capacity one: an event never blocks the loop).
+	ready    chan struct{}
+	deadline atomic.Int64 // Unix nanoseconds; 0 = none
+	// waiting is set while a Read or Write waits, so that a deadline
+	// change wakes it, and only then: a token left in ready by every
+	// SetDeadline would cost the next wait a wake-up for nothing.
+	waiting atomic.Bool
+}
+
+// setDeadline stores the deadline and wakes a waiter to look at it. The
+// waiter sets waiting before it loads the deadline, and this stores the
+// deadline before it looks at waiting: one of the two sees the other.
+func (d *connSide) setDeadline(t time.Time) {
+	d.deadline.Store(unixNano(t))
+	if d.waiting.Load() {
+		poke(d.ready)
+	}
+}
+
+func (d *connSide) expired() error {
+	if dl := d.deadline.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
 }
 
 func newConn(fd int, l *loop, remote netip.AddrPort) *Conn {
 	return &Conn{
 		fd: fd, loop: l, remote: remote,
-		rd: make(chan struct{}, 1), wr: make(chan struct{}, 1), dead: make(chan struct{}),
+		rd: connSide{ready: make(chan struct{}, 1)}, wr: connSide{ready: make(chan struct{}, 1)},
+		dead: make(chan struct{}),
 	}
 }
 
@@ -80,10 +108,10 @@ func (c *Conn) readable(hup bool) {
 		c.hup.Store(true)
 	}
 	c.mayRead.Store(true)
-	poke(c.rd)
+	poke(c.rd.ready)
 }
 
-func (c *Conn) writable() { poke(c.wr) }
+func (c *Conn) writable() { poke(c.wr.ready) }
 
 // maybeReadable tells whether bytes or the end may be waiting, as far as
 // the loop's events and the Conn's own reads know.
@@ -112,11 +140,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if err := c.deadlineErr(&c.readDeadline); err != nil {
+		if err := c.rd.expired(); err != nil {
 			return 0, c.opError("read", err)
 		}
 		if !c.mayRead.Load() && !c.hup.Load() {
-			if err := c.wait(nil, c.rd, &c.readDeadline); err != nil {
+			if err := c.wait(nil, &c.rd); err != nil {
 				return 0, c.opError("read", err)
 			}
 			continue
@@ -131,16 +159,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.mu.RUnlock()
 		switch errno {
 		case 0:
-			if n == len(p) || n == 0 {
-				// More may be waiting, or the end is there for a
-				// session to see too.
+			if n == 0 {
+				// The end stays there for a session to see too.
 				c.mayRead.Store(true)
-			}
-			if n == 0 {
 				c.hup.Store(true)
-			}
-			if n == 0 {
 				return 0, io.EOF
+			}
+			if n == len(p) {
+				c.mayRead.Store(true) // more may be waiting
 			}
 			return n, nil
 		case syscall.EINTR:
@@ -148,7 +174,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			// Nothing after all (an event that was not data): wait for
 			// the next one.
 			if c.hup.Load() {
-				if err := c.wait(nil, c.rd, &c.readDeadline); err != nil {
+				if err := c.wait(nil, &c.rd); err != nil {
 					return 0, c.opError("read", err)
 				}
 			}
@@ -165,7 +191,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		if err := c.deadlineErr(&c.writeDeadline); err != nil {
+		if err := c.wr.expired(); err != nil {
 			return written, c.opError("write", err)
 		}
 		c.mu.RLock()
@@ -180,7 +206,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			written += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			if err := c.wait(nil, c.wr, &c.writeDeadline); err != nil {
+			if err := c.wait(nil, &c.wr); err != nil {
 				return written, c.opError("write", err)
 			}
 		default:
@@ -190,15 +216,17 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// wait blocks until ch has an event, the deadline passes, ctx ends or the
-// Conn dies.
-func (c *Conn) wait(ctx context.Context, ch chan struct{}, deadline *atomic.Int64) error {
+// wait blocks until the side has an event or a new deadline, its deadline
+// passes, ctx ends or the Conn dies.
+func (c *Conn) wait(ctx context.Context, side *connSide) error {
+	side.waiting.Store(true)
+	defer side.waiting.Store(false)
 	var done <-chan struct{}
 	if ctx != nil {
 		done = ctx.Done()
 	}
 	var expired <-chan time.Time
-	if d := deadline.Load(); d != 0 {
+	if d := side.deadline.Load(); d != 0 {
 		left := time.Until(time.Unix(0, d))
 		if left <= 0 {
 			return os.ErrDeadlineExceeded
@@ -208,7 +236,7 @@ func (c *Conn) wait(ctx context.Context, ch chan struct{}, deadline *atomic.Int6
 		expired = t.C
 	}
 	select {
-	case <-ch:
+	case <-side.ready:
 		return nil
 	case <-c.dead:
 		return c.deadErr
@@ -217,13 +245,6 @@ func (c *Conn) wait(ctx context.Context, ch chan struct{}, deadline *atomic.Int6
 	case <-done:
 		return ctx.Err()
 	}
-}
-
-func (c *Conn) deadlineErr(deadline *atomic.Int64) error {
-	if d := deadline.Load(); d != 0 && time.Now().UnixNano() >= d {
-		return os.ErrDeadlineExceeded
-	}
-	return nil
 }
 
 func (c *Conn) opError(op string, err error) error {
@@ -290,16 +311,14 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the read deadline; a waiting Read sees the change.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline.Store(unixNano(t))
-	poke(c.rd)
+	c.rd.setDeadline(t)
 	return nil
 }
 
 // SetWriteDeadline sets the write deadline; a waiting Write sees the
 // change.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.writeDeadline.Store(unixNano(t))
-	poke(c.wr)
+	c.wr.setDeadline(t)
 	return nil
 }
 

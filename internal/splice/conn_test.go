@@ -298,3 +298,26 @@ func TestDialNearTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.True(t, ne.Timeout(), "%v", err)
 }
+
+// TestConnDeadlineChange: a deadline set while a Read waits wakes it to
+// look at the new deadline; one set while nobody waits leaves no wake-up
+// behind for the next Read to spend.
+func TestConnDeadlineChange(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	_, cc := acceptConn(t, e)
+	cc.SetReadDeadline(time.Now().Add(time.Hour))
+	cc.SetReadDeadline(time.Time{})
+	assert.Empty(t, cc.rd.ready, "a deadline set with no reader waiting leaves no token")
+
+	read := make(chan error, 1)
+	go func() { _, err := cc.Read(make([]byte, 8)); read <- err }()
+	require.Eventually(t, cc.rd.waiting.Load, waitBound, time.Millisecond)
+	cc.SetReadDeadline(time.Now().Add(-time.Second))
+	select {
+	case err := <-read:
+		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	case <-time.After(waitBound):
+		t.Fatal("the waiting Read did not see its new deadline")
+	}
+}

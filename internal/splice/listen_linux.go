@@ -104,7 +104,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 // closed, or a check finds ln closed (Accept then returns ln's error).
 func (l *Listener) wait() error {
 	select {
-	case <-l.lc.rd:
+	case <-l.lc.rd.ready:
 	case <-l.lc.dead:
 		return l.lc.deadErr
 	case <-l.tick.C:
@@ -216,7 +216,7 @@ func (l *loop) dial(ctx context.Context, raddr netip.AddrPort, timeout time.Dura
 		defer c.SetWriteDeadline(time.Time{})
 	}
 	for pending {
-		if err := c.wait(ctx, c.wr, &c.writeDeadline); err != nil {
+		if err := c.wait(ctx, &c.wr); err != nil {
 			c.Close()
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = os.ErrDeadlineExceeded
