@@ -293,9 +293,7 @@ func (c *Conn) LocalAddr() net.Addr {
 		if c.closed || c.handed {
 			return
 		}
-		if sa, err := syscall.Getsockname(c.fd); err == nil {
-			c.local = sockaddrAddrPort(sa)
-		}
+		c.local = rawLocalAddr(c.fd)
 	})
 	return net.TCPAddrFromAddrPort(c.local)
 }
@@ -346,16 +344,6 @@ func (c *Conn) giveBack() {
 	c.mu.Lock()
 	c.handed = false
 	c.mu.Unlock()
-}
-
-func sockaddrAddrPort(sa syscall.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *syscall.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
 
 // addConn registers a new socket with the loop.

@@ -252,7 +252,7 @@ func TestListenerClosedByItsOwner(t *testing.T) {
 }
 
 // TestAcceptedConnHasNoDelay: accepted sockets inherit TCP_NODELAY from
-// the listener, and report their addresses.
+// the listener, and Conns, accepted or dialed, report their addresses.
 func TestAcceptedConnHasNoDelay(t *testing.T) {
 	e := &Engine{Loops: 1}
 	defer e.Close()
@@ -263,6 +263,10 @@ func TestAcceptedConnHasNoDelay(t *testing.T) {
 	assert.Equal(t, client.LocalAddr().String(), cc.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), cc.LocalAddr().String())
 	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), cc.LocalAddr().(*net.TCPAddr).AddrPort().Addr())
+	// A dialed Conn asks the kernel for its address.
+	bc, backend := dialNear(t, cc)
+	assert.Equal(t, backend.RemoteAddr().String(), bc.LocalAddr().String())
+	assert.Equal(t, backend.LocalAddr().String(), bc.RemoteAddr().String())
 }
 
 // TestConnReadDoesNotAllocate: reading what arrived costs no allocation.

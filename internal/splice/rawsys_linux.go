@@ -76,6 +76,18 @@ func rawAccept4(fd int) (int, netip.AddrPort, syscall.Errno) {
 	return int(nfd), rawAddrPort(&rsa), 0
 }
 
+// rawLocalAddr returns the socket's local address, the zero AddrPort when
+// the kernel does not tell.
+func rawLocalAddr(fd int) netip.AddrPort {
+	var rsa syscall.RawSockaddrAny
+	size := uint32(syscall.SizeofSockaddrAny)
+	_, _, errno := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)))
+	if errno != 0 {
+		return netip.AddrPort{}
+	}
+	return rawAddrPort(&rsa)
+}
+
 // rawConnect starts or checks a connection of a non-blocking socket.
 func rawConnect(fd int, to netip.AddrPort) syscall.Errno {
 	if to.Addr().Is4() {
