@@ -27,7 +27,7 @@ import (
 type Conn struct {
 	fd     int
 	loop   *loop
-	remote netip.AddrPort
+	remote tcpAddr
 
 	// mu is held shared around every system call on fd and exclusively
 	// to close the socket or hand it to a session, so that a descriptor
@@ -40,7 +40,7 @@ type Conn struct {
 	borrowed bool
 
 	localOnce sync.Once
-	local     netip.AddrPort
+	local     tcpAddr
 
 	// mayRead is set by the loop on a readable event and cleared before
 	// each read; a session made from the Conn starts readable when it is
@@ -89,7 +89,7 @@ func (d *connSide) expired() error {
 
 func newConn(fd int, l *loop, remote netip.AddrPort) *Conn {
 	return &Conn{
-		fd: fd, loop: l, remote: remote,
+		fd: fd, loop: l, remote: tcpAddr{remote},
 		rd: connSide{ready: make(chan struct{}, 1)}, wr: connSide{ready: make(chan struct{}, 1)},
 		dead: make(chan struct{}),
 	}
@@ -251,7 +251,7 @@ func (c *Conn) opError(op string, err error) error {
 	if err == io.EOF {
 		return err
 	}
-	return &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(c.remote), Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Addr: &c.remote, Err: err}
 }
 
 // Close closes the connection; it has no effect once the Conn was handed
@@ -293,13 +293,22 @@ func (c *Conn) LocalAddr() net.Addr {
 		if c.closed || c.handed {
 			return
 		}
-		c.local = rawLocalAddr(c.fd)
+		c.local.ap = rawLocalAddr(c.fd)
 	})
-	return net.TCPAddrFromAddrPort(c.local)
+	return &c.local
 }
 
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
+func (c *Conn) RemoteAddr() net.Addr { return &c.remote }
+
+// tcpAddr is a Conn's address as a net.Addr that costs no allocation: it
+// lives in the Conn, and its AddrPort gives the address without parsing
+// (which is what the proxy reads).
+type tcpAddr struct{ ap netip.AddrPort }
+
+func (a *tcpAddr) Network() string          { return "tcp" }
+func (a *tcpAddr) String() string           { return a.ap.String() }
+func (a *tcpAddr) AddrPort() netip.AddrPort { return a.ap }
 
 // SetDeadline sets the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {

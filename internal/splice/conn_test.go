@@ -262,7 +262,7 @@ func TestAcceptedConnHasNoDelay(t *testing.T) {
 	assert.Equal(t, 1, v)
 	assert.Equal(t, client.LocalAddr().String(), cc.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), cc.LocalAddr().String())
-	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), cc.LocalAddr().(*net.TCPAddr).AddrPort().Addr())
+	assert.Equal(t, netip.MustParseAddr("127.0.0.1"), cc.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Addr())
 	// A dialed Conn asks the kernel for its address.
 	bc, backend := dialNear(t, cc)
 	assert.Equal(t, backend.RemoteAddr().String(), bc.LocalAddr().String())

@@ -121,7 +121,7 @@ func (l *Listener) adopt(fd int, peer netip.AddrPort) (net.Conn, error) {
 	}
 	c := newConn(fd, lp, peer)
 	if l.local.IsValid() {
-		c.localOnce.Do(func() { c.local = l.local })
+		c.localOnce.Do(func() { c.local.ap = l.local })
 	}
 	if err := lp.addConn(c); err != nil {
 		rawClose(fd)
