@@ -134,12 +134,8 @@ func TestAcknowledgedMessagesSurviveBrokerAndProxyRestarts(t *testing.T) {
 		SetProtocolVersion(4).SetCleanSession(false).SetAutoReconnect(true).
 		SetMaxReconnectInterval(100 * time.Millisecond).SetConnectRetry(true).SetOrderMatters(true).
 		SetConnectTimeout(2 * time.Second)
-	sub := paho311.NewClient(opts)
-	tok := sub.Connect()
-	require.True(t, tok.WaitTimeout(5*time.Second))
-	require.NoError(t, tok.Error())
-	defer sub.Disconnect(100)
-	tok = sub.Subscribe("seq/#", 1, func(_ paho311.Client, m paho311.Message) {
+	sub := testnet.Connect311(t, opts)
+	tok := sub.Subscribe("seq/#", 1, func(_ paho311.Client, m paho311.Message) {
 		var pub, seq int
 		if _, err := fmt.Sscanf(string(m.Payload()), "%d %d", &pub, &seq); err != nil || pub >= publishers {
 			return

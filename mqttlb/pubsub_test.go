@@ -82,12 +82,7 @@ func v311Client(t testing.TB, addr, id string) paho311.Client {
 	opts := paho311.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
 		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).
 		SetConnectTimeout(5 * time.Second).SetWriteTimeout(10 * time.Second)
-	c := paho311.NewClient(opts)
-	tok := c.Connect()
-	require.True(t, tok.WaitTimeout(5*time.Second), "connect timed out")
-	require.NoError(t, tok.Error())
-	t.Cleanup(func() { c.Disconnect(100) })
-	return c
+	return testnet.Connect311(t, opts)
 }
 
 func TestPubSubAcrossNodesV5(t *testing.T) {

@@ -197,12 +197,7 @@ func TestTLSPahoClientsThroughProxyToPlainBrokers(t *testing.T) {
 			opts := paho311.NewClientOptions().AddBroker("tls://" + addr).SetClientID(id).
 				SetTLSConfig(pki.ClientTLSConfig()).SetProtocolVersion(4).SetAutoReconnect(false).
 				SetConnectTimeout(5 * time.Second)
-			c := paho311.NewClient(opts)
-			tok := c.Connect()
-			require.True(t, tok.WaitTimeout(5*time.Second), "connect timed out")
-			require.NoError(t, tok.Error())
-			t.Cleanup(func() { c.Disconnect(100) })
-			return c
+			return testnet.Connect311(t, opts)
 		}
 		sub := client("tls-sub-311")
 		tok := sub.Subscribe("tls/311", 1, func(_ paho311.Client, m paho311.Message) { received <- string(m.Payload()) })

@@ -30,12 +30,7 @@ func pubSub(t *testing.T, addr, prefix string) {
 	client := func(id string) paho311.Client {
 		opts := paho311.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(prefix + id).
 			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
-		c := paho311.NewClient(opts)
-		tok := c.Connect()
-		require.True(t, tok.WaitTimeout(5*time.Second), "connect timed out")
-		require.NoError(t, tok.Error())
-		t.Cleanup(func() { c.Disconnect(100) })
-		return c
+		return testnet.Connect311(t, opts)
 	}
 	got := make(chan string, 1)
 	sub := client("-sub")
