@@ -142,20 +142,3 @@ func TestAcceptProxyRequiresHeaderWithinConnectTimeout(t *testing.T) {
 		})
 	}
 }
-
-// startWrappedProxy serves p on a loopback listener wrapped by wrap.
-func startWrappedProxy(t testing.TB, p *Proxy, wrap func(net.Listener) net.Listener) string {
-	t.Helper()
-	if p.Logger == nil {
-		p.Logger = quietLogger()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(wrap(ln)) }()
-	t.Cleanup(func() {
-		p.Close()
-		require.ErrorIs(t, <-served, ErrProxyClosed)
-	})
-	return ln.Addr().String()
-}

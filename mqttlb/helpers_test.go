@@ -39,18 +39,26 @@ func backendsFor(addrs ...string) []*balance.Backend {
 
 // startProxy serves p on a loopback listener until the test ends, then
 // closes it and checks that Serve returned.
-func startProxy(t testing.TB, p *Proxy) string {
+func startProxy(t testing.TB, p *Proxy) string { return startWrappedProxy(t, p, nil) }
+
+// startWrappedProxy is startProxy with the listener wrapped by wrap, when
+// wrap is not nil.
+func startWrappedProxy(t testing.TB, p *Proxy, wrap func(net.Listener) net.Listener) string {
 	t.Helper()
 	if p.Logger == nil {
 		p.Logger = quietLogger()
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ln) }()
+	var served net.Listener = ln
+	if wrap != nil {
+		served = wrap(ln)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(served) }()
 	t.Cleanup(func() {
 		p.Close()
-		require.ErrorIs(t, <-served, ErrProxyClosed)
+		require.ErrorIs(t, <-done, ErrProxyClosed)
 	})
 	return ln.Addr().String()
 }

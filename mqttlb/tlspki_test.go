@@ -19,27 +19,17 @@ import (
 // the inbound listener wrapped by wrap when it is not nil.
 func startTLSProxy(t testing.TB, p *Proxy, cfg TLSConfig, wrap func(net.Listener) net.Listener) string {
 	t.Helper()
-	if p.Logger == nil {
-		p.Logger = quietLogger()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
 	tcfg, err := cfg.ServerConfig()
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var inner net.Listener = ln
-	if wrap != nil {
-		inner = wrap(ln)
-	}
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(tls.NewListener(inner, tcfg)) }()
-	t.Cleanup(func() {
-		p.Close()
-		require.ErrorIs(t, <-served, ErrProxyClosed)
+	return startWrappedProxy(t, p, func(ln net.Listener) net.Listener {
+		if wrap != nil {
+			ln = wrap(ln)
+		}
+		return tls.NewListener(ln, tcfg)
 	})
-	return ln.Addr().String()
 }
 
 // seenHeader is what a PROXY-reading backend received: the parsed header,
