@@ -166,13 +166,9 @@ func echoBackend(ln net.Listener) {
 		}
 		go func() {
 			defer conn.Close()
-			c, _, err := ReadConnect(conn, 5*time.Second, 0)
-			if err != nil {
-				return
+			if answerConnect(conn) {
+				io.Copy(conn, conn)
 			}
-			c.Release()
-			conn.Write(connackOK311)
-			io.Copy(conn, conn)
 		}()
 	}
 }

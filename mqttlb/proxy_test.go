@@ -212,15 +212,23 @@ func TestBackendKilledClosesItsClientsWithinOneSecond(t *testing.T) {
 func rawBackend(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	addr := testnet.Serve(t, func(conn net.Conn) {
-		c, _, err := ReadConnect(conn, 5*time.Second, 0)
-		if err != nil {
-			return
+		if answerConnect(conn) {
+			serve(conn)
 		}
-		c.Release()
-		conn.Write(connackOK311)
-		serve(conn)
 	})
 	return addr
+}
+
+// answerConnect is a stand-in broker's greeting: it reads the CONNECT and
+// answers with a 3.1.1 CONNACK, reporting false if no CONNECT came.
+func answerConnect(conn net.Conn) bool {
+	c, _, err := ReadConnect(conn, 5*time.Second, 0)
+	if err != nil {
+		return false
+	}
+	c.Release()
+	conn.Write(connackOK311)
+	return true
 }
 
 func TestHalfCloseDeliversBackendBytesAfterClientEOF(t *testing.T) {
