@@ -89,6 +89,7 @@ type Proxy struct {
 	live      map[*liveConn]struct{}
 	handlers  sync.WaitGroup // Serve loops and connection handshakes
 	relays    sync.WaitGroup // relayed connections until their end is reported
+	workers   handshakeWorkers
 	closeCtx  context.Context
 	cancelAll context.CancelFunc
 }
@@ -162,8 +163,8 @@ func (p *Proxy) ListenAndServe(addr string) error {
 	return p.Serve(ln)
 }
 
-// Serve accepts connections on ln and handles each in its own goroutine
-// until Shutdown or Close, when it returns ErrProxyClosed. Temporary
+// Serve accepts connections on ln and handles each in a goroutine of
+// its own (kept for later connections once the handshake is over) until Shutdown or Close, when it returns ErrProxyClosed. Temporary
 // accept errors (such as running out of file descriptors) are retried
 // with a backoff of up to one second. Serve closes ln when it returns.
 //
@@ -213,7 +214,7 @@ func (p *Proxy) serve(ln net.Listener, lim *listenerLimit) error {
 			p.releaseSlots(lim)
 			return ErrProxyClosed
 		}
-		go p.serveAccepted(c, lim)
+		p.dispatch(acceptedConn{c, lim})
 	}
 }
 
@@ -224,8 +225,8 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// serveAccepted is the goroutine of one accepted connection until it is
-// handed to the relay or refused.
+// serveAccepted handles one accepted connection until it is handed to
+// the relay or refused, on a handshake worker.
 func (p *Proxy) serveAccepted(c net.Conn, lim *listenerLimit) {
 	defer p.handlers.Done()
 	p.handle(c, lim, nil)
@@ -472,6 +473,7 @@ func (p *Proxy) initLocked() {
 		p.pending = make(map[net.Conn]struct{})
 		p.live = make(map[*liveConn]struct{})
 		p.closeCtx, p.cancelAll = context.WithCancel(context.Background())
+		p.workers.init()
 	}
 }
 
@@ -570,6 +572,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.handlers.Wait()
 	p.relays.Wait()
+	p.workers.wg.Wait()
 	p.engine.Close()
 	return err
 }
@@ -618,6 +621,7 @@ func (p *Proxy) Close() error {
 	p.closeAll()
 	p.handlers.Wait()
 	p.relays.Wait()
+	p.workers.wg.Wait()
 	return p.engine.Close()
 }
 
@@ -626,6 +630,7 @@ func (p *Proxy) closeListeners() {
 	defer p.mu.Unlock()
 	p.initLocked()
 	p.inShutdown.Store(true)
+	p.workers.stop()
 	for ln := range p.listeners {
 		(*ln).Close()
 	}
