@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/mqttlb/mqttlb/internal/faultshim"
 )
@@ -324,4 +325,48 @@ func TestConnDeadlineChange(t *testing.T) {
 	case <-time.After(waitBound):
 		t.Fatal("the waiting Read did not see its new deadline")
 	}
+}
+
+// TestLastBytesCarryTheEnd: the bytes a client sent just before its end
+// reach the backend in one segment with the FIN (rawWriteLast), not as
+// data and then a FIN of its own.
+func TestLastBytesCarryTheEnd(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	client, cc := acceptConn(t, e)
+	bc, backend := dialNear(t, cc)
+	segmentsIn := func() uint32 {
+		raw, err := backend.(*net.TCPConn).SyscallConn()
+		require.NoError(t, err)
+		var info *unix.TCPInfo
+		raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+		require.NoError(t, err)
+		return info.Segs_in
+	}
+	e.Start(cc, bc, Config{}, func(Result) {})
+	// Once the session is the socket's owner, the loop sees the client's
+	// end as a session's (a Conn's flags cannot tell an end from an
+	// error, and make the session read on until EOF).
+	fd := cc.fd
+	require.Eventually(t, func() bool {
+		l := cc.loop
+		l.sockMu.Lock()
+		defer l.sockMu.Unlock()
+		return fd < len(l.bySocket) && l.bySocket[fd].session != nil
+	}, waitBound, time.Millisecond)
+	before := segmentsIn()
+	// The client's last packet and its FIN arrive in one segment, as
+	// they do from a client that closes right after its DISCONNECT.
+	raw, err := client.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	raw.Control(func(fd uintptr) {
+		_, errno := rawWriteLast(int(fd), []byte("DISCONNECT"))
+		require.Zero(t, errno)
+	})
+	require.NoError(t, client.(*net.TCPConn).CloseWrite())
+	backend.SetReadDeadline(time.Now().Add(waitBound))
+	got, err := io.ReadAll(backend)
+	require.NoError(t, err)
+	assert.Equal(t, "DISCONNECT", string(got))
+	assert.Equal(t, uint32(1), segmentsIn()-before, "segments from the proxy for the last bytes and the end")
 }

@@ -80,7 +80,12 @@ func (l *loop) pump(f *flow, count *atomic.Int64) (pumpStatus, error) {
 			if !f.writable {
 				break
 			}
-			n, err := writeFD(int(f.dst), f.buf[f.off:f.end])
+			write := writeFD
+			if f.finEnd {
+				// The source's end follows these bytes at once.
+				write = writeLastFD
+			}
+			n, err := write(int(f.dst), f.buf[f.off:f.end])
 			if err == syscall.EAGAIN {
 				f.writable = false
 				break
@@ -146,6 +151,9 @@ func (l *loop) dropPending(f *flow) {
 
 func readFD(fd int, p []byte) (int, error)  { return retryEINTR(rawRead, fd, p) }
 func writeFD(fd int, p []byte) (int, error) { return retryEINTR(rawWrite, fd, p) }
+func writeLastFD(fd int, p []byte) (int, error) {
+	return retryEINTR(rawWriteLast, fd, p)
+}
 
 // retryEINTR makes the read or write op until a signal does not
 // interrupt it.

@@ -37,6 +37,20 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	return int(n), errno
 }
 
+// rawWriteLast writes bytes that the socket's end will follow (a
+// shutdown or close): MSG_MORE holds back a last partial segment, so
+// that the FIN the end sends rides on it (tcp_send_fin puts the FIN on
+// an unsent tail segment). One packet then carries the last bytes and
+// the end, which saves the peer's stack a packet and, often, a wake-up.
+func rawWriteLast(fd int, p []byte) (int, syscall.Errno) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), syscall.MSG_MORE, 0, 0)
+	return int(n), errno
+}
+
 func rawClose(fd int) {
 	syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0)
 }
