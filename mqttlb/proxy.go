@@ -418,22 +418,33 @@ func (p *Proxy) finish(ev ConnEvent) {
 
 // logEnd writes the connection's line. Typed attributes: the line is
 // written for every connection, and key-value pairs would box each
-// number, string and duration.
+// number, string and duration. The record goes to the handler directly,
+// with no caller's PC: the line's source would always be this function,
+// and finding it costs a stack walk per connection. err is there only
+// when there is one.
 func (p *Proxy) logEnd(ev *ConnEvent) {
-	log := p.logger()
 	ctx := context.Background()
-	if ev.End == endRefused {
-		log.LogAttrs(ctx, slog.LevelInfo, "connection refused",
-			slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
-			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("reason", RefusalReason(ev.Err)),
-			slog.Any("err", ev.Err), slog.Duration("duration", ev.Duration), slog.String("term", TerminationCode(*ev)))
+	h := p.logger().Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "connection closed",
-		slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
-		slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("backend", ev.Backend),
-		slog.Int64("up", ev.Up), slog.Int64("down", ev.Down), slog.Duration("duration", ev.Duration),
-		slog.String("end", ev.End), slog.String("term", TerminationCode(*ev)), slog.Any("err", ev.Err))
+	var r slog.Record
+	if ev.End == endRefused {
+		r = slog.NewRecord(time.Now(), slog.LevelInfo, "connection refused", 0)
+		r.AddAttrs(slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
+			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("reason", RefusalReason(ev.Err)),
+			slog.Any("err", ev.Err), slog.Duration("duration", ev.Duration), slog.String("term", TerminationCode(*ev)))
+	} else {
+		r = slog.NewRecord(time.Now(), slog.LevelInfo, "connection closed", 0)
+		r.AddAttrs(slog.Any("remote", ev.Remote), slog.String("client_id", ev.ClientID), slog.String("username", ev.Username),
+			slog.String("route", ev.Route), slog.String("pool", ev.Pool), slog.String("backend", ev.Backend),
+			slog.Int64("up", ev.Up), slog.Int64("down", ev.Down), slog.Duration("duration", ev.Duration),
+			slog.String("end", ev.End), slog.String("term", TerminationCode(*ev)))
+		if ev.Err != nil {
+			r.AddAttrs(slog.Any("err", ev.Err))
+		}
+	}
+	_ = h.Handle(ctx, r)
 }
 
 // normalEnd reports a connection that was relayed and ended the usual
