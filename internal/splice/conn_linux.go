@@ -133,8 +133,8 @@ func (c *Conn) kill(err error) {
 // (a TCP receive queue is copied out until p is full or the queue is
 // empty), and any later arrival is a new event; so after one the next
 // Read waits for that event first instead of making a read that would
-// find nothing. This saves the first read of every accepted connection
-// too, made before its client has sent anything.
+// find nothing. A dialed Conn waits for its first event too; an accepted
+// one reads at once (see Listener.adopt).
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

@@ -120,6 +120,11 @@ func (l *Listener) adopt(fd int, peer netip.AddrPort) (net.Conn, error) {
 		return nil, l.opError(ErrEngineClosed)
 	}
 	c := newConn(fd, lp, peer)
+	// The first read tries the socket before waiting for an event: a
+	// busy listener's queue holds connections whose client has written
+	// its first packet already, and that read saves the round through
+	// the loop that the registration's first event would take.
+	c.mayRead.Store(true)
 	if l.local.IsValid() {
 		c.localOnce.Do(func() { c.local.ap = l.local })
 	}
