@@ -26,7 +26,9 @@ type handshakeWorkers struct {
 	quit  chan struct{}
 	once  sync.Once
 	idle  atomic.Int32
-	wg    sync.WaitGroup
+	// started counts the workers ever started.
+	started atomic.Int64
+	wg      sync.WaitGroup
 }
 
 type acceptedConn struct {
@@ -50,6 +52,7 @@ func (p *Proxy) dispatch(t acceptedConn) {
 	case p.workers.tasks <- t:
 	default:
 		p.workers.wg.Add(1)
+		p.workers.started.Add(1)
 		go p.handshakeWorker(t)
 	}
 }
