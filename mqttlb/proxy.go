@@ -164,9 +164,10 @@ func (p *Proxy) ListenAndServe(addr string) error {
 }
 
 // Serve accepts connections on ln and handles each in a goroutine of
-// its own (kept for later connections once the handshake is over) until Shutdown or Close, when it returns ErrProxyClosed. Temporary
-// accept errors (such as running out of file descriptors) are retried
-// with a backoff of up to one second. Serve closes ln when it returns.
+// its own (kept for later connections once the handshake is over) until
+// Shutdown or Close, when it returns ErrProxyClosed. Temporary accept
+// errors (such as running out of file descriptors) are retried with a
+// backoff of up to one second. Serve closes ln when it returns.
 //
 // A *net.TCPListener is served through the relay's event loops on Linux:
 // each connection is accepted into a loop and its backend dialed into the
