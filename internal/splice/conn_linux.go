@@ -46,9 +46,11 @@ type Conn struct {
 	// each read; a session made from the Conn starts readable when it is
 	// set, so bytes that arrived while nobody read are not missed.
 	mayRead atomic.Bool
-	// hup is set by the loop once the peer's end or an error was
-	// reported: reads then go on until they see it.
-	hup atomic.Bool
+	// ended is set once the peer's end or an error was reported, by the
+	// loop's events or by a read: reads then go on until they see it.
+	// failed is set when that was an error. A session made from the Conn
+	// starts with both (see flow.inherit).
+	ended, failed atomic.Bool
 	// rd and wr are the reading and writing sides' events and deadlines.
 	rd, wr connSide
 	// dead is closed when the Conn is closed or its loop stops.
@@ -103,9 +105,12 @@ func poke(ch chan struct{}) {
 }
 
 // readable and writable are called by the loop, under its socket lock.
-func (c *Conn) readable(hup bool) {
-	if hup {
-		c.hup.Store(true)
+func (c *Conn) readable(ended, failed bool) {
+	if failed {
+		c.failed.Store(true)
+	}
+	if ended {
+		c.ended.Store(true)
 	}
 	c.mayRead.Store(true)
 	poke(c.rd.ready)
@@ -116,7 +121,7 @@ func (c *Conn) writable() { poke(c.wr.ready) }
 // maybeReadable tells whether bytes or the end may be waiting, as far as
 // the loop's events and the Conn's own reads know.
 func (c *Conn) maybeReadable() bool {
-	return c.mayRead.Load() || c.hup.Load()
+	return c.mayRead.Load() || c.ended.Load()
 }
 
 func (c *Conn) kill(err error) {
@@ -143,7 +148,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if err := c.rd.expired(); err != nil {
 			return 0, c.opError("read", err)
 		}
-		if !c.mayRead.Load() && !c.hup.Load() {
+		if !c.mayRead.Load() && !c.ended.Load() {
 			if err := c.wait(nil, &c.rd); err != nil {
 				return 0, c.opError("read", err)
 			}
@@ -162,7 +167,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			if n == 0 {
 				// The end stays there for a session to see too.
 				c.mayRead.Store(true)
-				c.hup.Store(true)
+				c.ended.Store(true)
 				return 0, io.EOF
 			}
 			if n == len(p) {
@@ -173,14 +178,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case syscall.EAGAIN:
 			// Nothing after all (an event that was not data): wait for
 			// the next one.
-			if c.hup.Load() {
+			if c.ended.Load() {
 				if err := c.wait(nil, &c.rd); err != nil {
 					return 0, c.opError("read", err)
 				}
 			}
 		default:
 			c.mayRead.Store(true)
-			c.hup.Store(true)
+			c.failed.Store(true)
+			c.ended.Store(true)
 			return 0, c.opError("read", os.NewSyscallError("read", errno))
 		}
 	}

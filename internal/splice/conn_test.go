@@ -137,7 +137,7 @@ func TestConnHandOverAfterClientEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.(*net.TCPConn).CloseWrite())
 	// Let the loop see the data and the end before the session exists.
-	require.Eventually(t, func() bool { return cc.hup.Load() }, waitBound, time.Millisecond)
+	require.Eventually(t, func() bool { return cc.ended.Load() }, waitBound, time.Millisecond)
 	e.Start(cc, bc, Config{}, func(Result) {})
 	backend.SetReadDeadline(time.Now().Add(waitBound))
 	got, err := io.ReadAll(backend)
@@ -329,44 +329,58 @@ func TestConnDeadlineChange(t *testing.T) {
 
 // TestLastBytesCarryTheEnd: the bytes a client sent just before its end
 // reach the backend in one segment with the FIN (rawWriteLast), not as
-// data and then a FIN of its own.
+// data and then a FIN of its own; whether the end came while the pair
+// was relayed or before the hand-over, when the Conn saw it.
 func TestLastBytesCarryTheEnd(t *testing.T) {
-	e := &Engine{Loops: 1}
-	defer e.Close()
-	client, cc := acceptConn(t, e)
-	bc, backend := dialNear(t, cc)
-	segmentsIn := func() uint32 {
-		raw, err := backend.(*net.TCPConn).SyscallConn()
-		require.NoError(t, err)
-		var info *unix.TCPInfo
-		raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-		require.NoError(t, err)
-		return info.Segs_in
+	for _, early := range []bool{false, true} {
+		name := map[bool]string{false: "while relayed", true: "before the hand-over"}[early]
+		t.Run(name, func(t *testing.T) {
+			e := &Engine{Loops: 1}
+			defer e.Close()
+			client, cc := acceptConn(t, e)
+			bc, backend := dialNear(t, cc)
+			if !early {
+				e.Start(cc, bc, Config{}, func(Result) {})
+				// A packet through the relay first: once the backend has
+				// it, the session has read everything before the end.
+				// (A read racing the last packet's arrival may take its
+				// bytes before the loop hears of the end; they then go
+				// alone, and the end follows in a segment of its own.)
+				_, err := client.Write([]byte("PUBLISH|"))
+				require.NoError(t, err)
+				_, err = io.ReadFull(backend, make([]byte, len("PUBLISH|")))
+				require.NoError(t, err)
+			}
+			before := segmentsIn(t, backend)
+			// The client's last packet and its FIN arrive in one segment,
+			// as from a client that closes right after its DISCONNECT.
+			raw, err := client.(*net.TCPConn).SyscallConn()
+			require.NoError(t, err)
+			raw.Control(func(fd uintptr) {
+				_, errno := rawWriteLast(int(fd), []byte("DISCONNECT"))
+				require.Zero(t, errno)
+			})
+			require.NoError(t, client.(*net.TCPConn).CloseWrite())
+			if early {
+				require.Eventually(t, cc.ended.Load, waitBound, time.Millisecond)
+				e.Start(cc, bc, Config{}, func(Result) {})
+			}
+			backend.SetReadDeadline(time.Now().Add(waitBound))
+			got, err := io.ReadAll(backend)
+			require.NoError(t, err)
+			assert.Equal(t, "DISCONNECT", string(got))
+			assert.Equal(t, uint32(1), segmentsIn(t, backend)-before, "segments from the proxy for the last bytes and the end")
+		})
 	}
-	e.Start(cc, bc, Config{}, func(Result) {})
-	// Once the session is the socket's owner, the loop sees the client's
-	// end as a session's (a Conn's flags cannot tell an end from an
-	// error, and make the session read on until EOF).
-	fd := cc.fd
-	require.Eventually(t, func() bool {
-		l := cc.loop
-		l.sockMu.Lock()
-		defer l.sockMu.Unlock()
-		return fd < len(l.bySocket) && l.bySocket[fd].session != nil
-	}, waitBound, time.Millisecond)
-	before := segmentsIn()
-	// The client's last packet and its FIN arrive in one segment, as
-	// they do from a client that closes right after its DISCONNECT.
-	raw, err := client.(*net.TCPConn).SyscallConn()
+}
+
+// segmentsIn is how many TCP segments c's socket has received.
+func segmentsIn(t *testing.T, c net.Conn) uint32 {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
 	require.NoError(t, err)
-	raw.Control(func(fd uintptr) {
-		_, errno := rawWriteLast(int(fd), []byte("DISCONNECT"))
-		require.Zero(t, errno)
-	})
-	require.NoError(t, client.(*net.TCPConn).CloseWrite())
-	backend.SetReadDeadline(time.Now().Add(waitBound))
-	got, err := io.ReadAll(backend)
+	var info *unix.TCPInfo
+	raw.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
 	require.NoError(t, err)
-	assert.Equal(t, "DISCONNECT", string(got))
-	assert.Equal(t, uint32(1), segmentsIn()-before, "segments from the proxy for the last bytes and the end")
+	return info.Segs_in
 }

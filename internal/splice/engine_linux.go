@@ -55,17 +55,23 @@ type flow struct {
 	readable, writable, eof bool
 	// A short read proves the source drained (a later arrival is a new
 	// edge), which saves the read that would find EAGAIN. Unless hup:
-	// the source reported an error, or may have ended before the loop
-	// watched it, so reads go on until they see what is there. fin: the
-	// source reported its end and nothing else, so the short read that
-	// drains it is the last (finEnd), which saves the read that would
-	// return 0.
+	// the source reported an error, so reads go on until they see it.
+	// fin: the source reported its end, so the short read that drains it
+	// is the last (finEnd), which saves the read that would return 0.
 	hup, fin, finEnd bool
 	buf              *buffer
 	off, end         int32
 }
 
 func (f *flow) pending() bool { return f.buf != nil }
+
+// inherit starts the flow from what its source Conn, when it was one,
+// saw while nobody read: bytes waiting, its end, an error.
+func (f *flow) inherit(c *Conn) {
+	if c != nil && c.maybeReadable() {
+		f.readable, f.fin, f.hup = true, c.ended.Load(), c.failed.Load()
+	}
+}
 
 // dupSocket duplicates the descriptor of a kernel socket connection, so the
 // engine owns a descriptor the Go netpoller does not know.
@@ -447,7 +453,7 @@ func (l *loop) dispatch(ev *syscall.EpollEvent) {
 	failed := ev.Events&syscall.EPOLLERR != 0
 	if c := l.bySocket[fd].conn; c != nil {
 		if in {
-			c.readable(hup)
+			c.readable(hup, failed)
 		}
 		if out {
 			c.writable()
@@ -521,12 +527,8 @@ func (l *loop) register(s *Session) {
 	// read is in its flags, and events since then came here. Adding a
 	// socket reports its current readiness as a first edge, so bytes that
 	// arrived before registration are not missed either way.
-	if c := owned[0]; c != nil && c.maybeReadable() {
-		s.up.readable, s.up.hup = true, c.hup.Load()
-	}
-	if c := owned[1]; c != nil && c.maybeReadable() {
-		s.down.readable, s.down.hup = true, c.hup.Load()
-	}
+	s.up.inherit(owned[0])
+	s.down.inherit(owned[1])
 	if s.up.readable || s.down.readable {
 		l.schedule(s)
 	}
