@@ -118,7 +118,7 @@ func TestConnHandOverKeepsEveryByte(t *testing.T) {
 			down, err := io.ReadAll(client)
 			require.NoError(t, err)
 			assert.Equal(t, "CONNACK|bye", string(down))
-			r := <-res
+			r := receive(t, res, "the session did not end")
 			assert.Equal(t, EndClientClosed, r.End, "the client ended first")
 			assert.Equal(t, int64(len("CONNECT|pipelined|after")-len(first)), r.Up, "bytes relayed up by the session")
 			assert.Equal(t, int64(len("CONNACK|bye")), r.Down)
@@ -244,12 +244,7 @@ func TestListenerClosedByItsOwner(t *testing.T) {
 	require.NoError(t, tl.Close())
 	_, err := net.Dial("tcp", tl.Addr().String())
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the socket closes with the owner's Close")
-	select {
-	case err := <-accepted:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(waitBound):
-		t.Fatal("Accept did not return")
-	}
+	assert.ErrorIs(t, receive(t, accepted, "Accept did not return"), net.ErrClosed)
 }
 
 // TestAcceptedConnHasNoDelay: accepted sockets inherit TCP_NODELAY from
@@ -319,12 +314,7 @@ func TestConnDeadlineChange(t *testing.T) {
 	go func() { _, err := cc.Read(make([]byte, 8)); read <- err }()
 	require.Eventually(t, cc.rd.waiting.Load, waitBound, time.Millisecond)
 	cc.SetReadDeadline(time.Now().Add(-time.Second))
-	select {
-	case err := <-read:
-		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	case <-time.After(waitBound):
-		t.Fatal("the waiting Read did not see its new deadline")
-	}
+	assert.ErrorIs(t, receive(t, read, "the waiting Read did not see its new deadline"), os.ErrDeadlineExceeded)
 }
 
 // TestLastBytesCarryTheEnd: the bytes a client sent just before its end

@@ -95,14 +95,10 @@ func TestSessionClose(t *testing.T) {
 
 			s.Close()
 			s.Close()
-			select {
-			case r := <-res:
-				assert.Equal(t, EndKilled, r.End)
-				assert.NoError(t, r.Err)
-				assert.Equal(t, int64(4), r.Up)
-			case <-time.After(waitBound):
-				t.Fatal("session did not end")
-			}
+			r := receive(t, res, "session did not end")
+			assert.Equal(t, EndKilled, r.End)
+			assert.NoError(t, r.Err)
+			assert.Equal(t, int64(4), r.Up)
 			clientOuter.SetReadDeadline(time.Now().Add(waitBound))
 			_, err = clientOuter.Read(got)
 			assert.ErrorIs(t, err, io.EOF)

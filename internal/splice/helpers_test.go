@@ -112,12 +112,20 @@ func newRig(t testing.TB, m mode, cfg Config) *rig {
 // wait returns the relay's result, failing the test if it does not come.
 func (r *rig) wait(t testing.TB) Result {
 	t.Helper()
+	return receive(t, r.result, "relay did not end")
+}
+
+// receive returns the next value from ch, failing the test with
+// notCome if none comes within waitBound.
+func receive[T any](t testing.TB, ch <-chan T, notCome string) T {
+	t.Helper()
 	select {
-	case res := <-r.result:
-		return res
+	case v := <-ch:
+		return v
 	case <-time.After(waitBound):
-		t.Fatal("relay did not end")
-		return Result{}
+		t.Fatal(notCome)
+		var zero T
+		return zero
 	}
 }
 

@@ -20,21 +20,23 @@ import (
 // non-blocking too) and for polling epoll with a zero timeout.
 
 func rawRead(fd int, p []byte) (int, syscall.Errno) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
 	return int(n), errno
 }
 
 func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
 	return int(n), errno
+}
+
+// bufPtr is p's first byte's address, nil for an empty p. Callers
+// convert it to uintptr inside the system call's argument list, where
+// the compiler keeps the buffer alive and in place (unsafe.Pointer rule 4).
+func bufPtr(p []byte) unsafe.Pointer {
+	if len(p) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&p[0])
 }
 
 // rawWriteLast writes bytes that the socket's end will follow (a
@@ -43,11 +45,7 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 // an unsent tail segment). One packet then carries the last bytes and
 // the end, which saves the peer's stack a packet and, often, a wake-up.
 func rawWriteLast(fd int, p []byte) (int, syscall.Errno) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), syscall.MSG_MORE, 0, 0)
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)), syscall.MSG_MORE, 0, 0)
 	return int(n), errno
 }
 

@@ -224,13 +224,9 @@ func TestRelayEndsWhenOwnerClosesAConn(t *testing.T) {
 			defer backendOuter.Close()
 			res := startRelay(t, clientInner, backendInner, Config{})
 			require.NoError(t, backendInner.Close())
-			select {
-			case r := <-res:
-				if !pipe {
-					assert.Equal(t, EndKilled, r.End)
-				}
-			case <-time.After(waitBound):
-				t.Fatal("relay did not end")
+			r := receive(t, res, "relay did not end")
+			if !pipe {
+				assert.Equal(t, EndKilled, r.End)
 			}
 		})
 	}
