@@ -320,7 +320,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 	// the background: holding the others would keep their Go objects
 	// alive for the connection's life, though the relay took their
 	// sockets.
-	closing := backgroundClosers(c, backendConn)
+	closing := closeWaits(c, backendConn)
 	p.mu.Lock()
 	delete(p.pending, c)
 	p.live[lc] = struct{}{}
@@ -350,29 +350,27 @@ type backgroundCloser interface {
 	closeDone() <-chan struct{}
 }
 
-// backgroundClosers returns the background-closing connections among
-// conns, nil when there is none.
-func backgroundClosers(conns ...net.Conn) []backgroundCloser {
-	var out []backgroundCloser
+// closeWaits returns, for the background-closing connections among
+// conns, the channels that tell when their close is over; nil when there
+// is none.
+func closeWaits(conns ...net.Conn) []<-chan struct{} {
+	var waits []<-chan struct{}
 	for _, c := range conns {
 		if bc, ok := c.(backgroundCloser); ok {
-			out = append(out, bc)
+			waits = append(waits, bc.closeDone())
 		}
 	}
-	return out
+	return waits
 }
 
 // relayEnded marks a relay as over once the close of each of its
-// background-closing connections is complete, so that Shutdown and Close
-// return only when no goroutine of any connection is left.
-func (p *Proxy) relayEnded(closing []backgroundCloser) {
-	if len(closing) == 0 {
+// background-closing connections is complete (pending, from
+// closeWaits), so that Shutdown and Close return only when no goroutine
+// of any connection is left.
+func (p *Proxy) relayEnded(pending []<-chan struct{}) {
+	if len(pending) == 0 {
 		p.relays.Done()
 		return
-	}
-	pending := make([]<-chan struct{}, len(closing))
-	for i, bc := range closing {
-		pending[i] = bc.closeDone()
 	}
 	go p.awaitCloses(pending)
 }

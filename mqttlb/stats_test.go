@@ -281,8 +281,10 @@ func TestConnectionLogLine(t *testing.T) {
 	// After the client's DISCONNECT the broker closes first.
 	assert.Equal(t, "backend closed", closed["end"])
 	assert.Equal(t, "SD", closed["term"])
+	assert.NotContains(t, closed, "err", "a clean end has no error to name")
 	assert.Equal(t, "connection refused", refused["msg"])
 	assert.Equal(t, "default", refused["route"])
 	assert.Equal(t, "no_backend", refused["reason"])
 	assert.Equal(t, "SC", refused["term"])
+	assert.Contains(t, refused["err"], "no backend")
 }

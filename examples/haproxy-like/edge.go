@@ -10,6 +10,7 @@ import (
 
 	pires "github.com/pires/go-proxyproto"
 
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 	"github.com/mqttlb/mqttlb/mqttlb"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
@@ -17,7 +18,7 @@ import (
 // edgeFlags configure what happens at the edges of the proxy: TLS
 // termination on the client side, PROXY headers on both sides.
 type edgeFlags struct {
-	tlsBinds       listFlag
+	tlsBinds       cliflag.List
 	cert, key, ca  string
 	verify         string
 	acceptProxy    bool

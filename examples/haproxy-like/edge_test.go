@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 	"github.com/mqttlb/mqttlb/internal/testnet"
 	"github.com/mqttlb/mqttlb/proxyproto"
 )
@@ -63,7 +64,7 @@ func TestEdgeFlagsProxyOptions(t *testing.T) {
 func TestEdgeFlagsListeners(t *testing.T) {
 	certFile, roots := serverPEM(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f := &edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, acceptProxy: true}
+	f := &edgeFlags{tlsBinds: cliflag.List{"127.0.0.1:0"}, cert: certFile, acceptProxy: true}
 	listeners, err := f.listenAll([]string{"127.0.0.1:0"}, logger)
 	require.NoError(t, err)
 	defer closeAll(listeners)
@@ -113,10 +114,10 @@ func TestEdgeFlagsErrors(t *testing.T) {
 		name  string
 		flags edgeFlags
 	}{
-		{"-bind-tls without -tls-cert", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}}},
-		{"bad -tls-verify", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, verify: "maybe"}},
-		{"-tls-verify required without -tls-ca", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0"}, cert: certFile, verify: "required"}},
-		{"a bad address closes the listeners opened before it", edgeFlags{tlsBinds: listFlag{"127.0.0.1:0", "256.0.0.1:1"}, cert: certFile}},
+		{"-bind-tls without -tls-cert", edgeFlags{tlsBinds: cliflag.List{"127.0.0.1:0"}}},
+		{"bad -tls-verify", edgeFlags{tlsBinds: cliflag.List{"127.0.0.1:0"}, cert: certFile, verify: "maybe"}},
+		{"-tls-verify required without -tls-ca", edgeFlags{tlsBinds: cliflag.List{"127.0.0.1:0"}, cert: certFile, verify: "required"}},
+		{"a bad address closes the listeners opened before it", edgeFlags{tlsBinds: cliflag.List{"127.0.0.1:0", "256.0.0.1:1"}, cert: certFile}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			listeners, err := tc.flags.listenAll(nil, logger)

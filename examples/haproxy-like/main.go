@@ -49,10 +49,6 @@ import (
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
-// listFlag collects a repeatable flag whose values may also be
-// comma-separated lists.
-type listFlag = cliflag.List
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "haproxy-like:", err)
@@ -61,7 +57,7 @@ func main() {
 }
 
 func run() error {
-	var binds, servers listFlag
+	var binds, servers cliflag.List
 	flag.Var(&binds, "bind", "`address` to accept MQTT clients on, repeatable (default 127.0.0.1:1883)")
 	flag.Var(&servers, "server", "backend `[NAME=]ADDR`, repeatable or comma-separated; replaces the embedded demo brokers")
 	balanceName := flag.String("balance", "leastconn", "balancing `algorithm`: roundrobin, static-rr, leastconn, first, source, random, hash")
@@ -118,7 +114,7 @@ func run() error {
 		return runConfigFile(*configFile, *grace, logger)
 	}
 	if len(binds) == 0 {
-		binds = listFlag{"127.0.0.1:1883"}
+		binds = cliflag.List{"127.0.0.1:1883"}
 	}
 
 	bal, err := balance.ByName(*balanceName)

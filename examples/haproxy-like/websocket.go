@@ -11,6 +11,7 @@ import (
 	pires "github.com/pires/go-proxyproto"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 	"github.com/mqttlb/mqttlb/mqttlb"
 )
 
@@ -18,7 +19,7 @@ import (
 // configuration file, "bind :8083 ws" and "bind :8084 ssl crt FILE ws",
 // our extension to HAProxy's syntax.
 type webSocketFlags struct {
-	binds, tlsBinds listFlag
+	binds, tlsBinds cliflag.List
 }
 
 // registerWebSocketFlags defines the flags on the default flag set.

@@ -16,6 +16,8 @@ import (
 	paho311 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mqttlb/mqttlb/internal/cliflag"
 )
 
 // TestBindWebSocket runs the demo with -bind-ws and -bind-wss: a
@@ -82,8 +84,8 @@ func TestWebSocketFlagsErrors(t *testing.T) {
 		flags webSocketFlags
 		want  string
 	}{
-		{"-bind-wss without -tls-cert", webSocketFlags{binds: listFlag{free}, tlsBinds: listFlag{"127.0.0.1:0"}}, "-bind-wss"},
-		{"an address in use", webSocketFlags{binds: listFlag{free, taken.Addr().String()}}, "-bind-ws"},
+		{"-bind-wss without -tls-cert", webSocketFlags{binds: cliflag.List{free}, tlsBinds: cliflag.List{"127.0.0.1:0"}}, "-bind-wss"},
+		{"an address in use", webSocketFlags{binds: cliflag.List{free, taken.Addr().String()}}, "-bind-ws"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			listeners, err := tc.flags.listenAll(&edgeFlags{}, logger)

@@ -70,13 +70,9 @@ type config struct {
 	logLevel       slog.Level
 }
 
-// listFlag collects a repeatable flag whose values may also be
-// comma-separated lists.
-type listFlag = cliflag.List
-
 func parseFlags(args []string, errOut io.Writer) (config, error) {
 	var cfg config
-	var servers listFlag
+	var servers cliflag.List
 	fs := flag.NewFlagSet("hivemq-health", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:1883", "`address` to accept MQTT clients on")
