@@ -230,6 +230,11 @@ func TestDialNearRefused(t *testing.T) {
 	assert.NoError(t, err)
 	_, ok, _ = DialNear(WithNear(context.Background(), &net.TCPConn{}), addr, waitBound)
 	assert.False(t, ok)
+	// A zoned IPv6 address is left to the caller's dial: the raw
+	// socket address would lose the zone.
+	zoned := netip.AddrPortFrom(netip.MustParseAddr("fe80::1%lo"), 1883)
+	_, ok, _ = DialNear(WithNear(context.Background(), cc), zoned, waitBound)
+	assert.False(t, ok)
 }
 
 // TestListenerClosedByItsOwner: closing the wrapped *net.TCPListener

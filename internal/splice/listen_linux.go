@@ -164,10 +164,11 @@ func WithNear(ctx context.Context, c net.Conn) context.Context {
 // (see [WithNear]), so that the pair later handed to [Engine.Start] lives
 // in one loop. The dial fails when ctx ends or, with a positive timeout,
 // when the connection is not made within it. DialNear reports false,
-// having done nothing, when ctx names no loop.
+// having done nothing, when ctx names no loop, or for an IPv6 address
+// with a zone (the loop's raw socket address carries no scope).
 func DialNear(ctx context.Context, raddr netip.AddrPort, timeout time.Duration) (net.Conn, bool, error) {
 	near, _ := ctx.Value(nearKey{}).(*Conn)
-	if near == nil {
+	if near == nil || raddr.Addr().Zone() != "" {
 		return nil, false, nil
 	}
 	c, err := near.loop.dial(ctx, raddr, timeout)
