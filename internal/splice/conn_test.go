@@ -379,3 +379,31 @@ func segmentsIn(t *testing.T, c net.Conn) uint32 {
 	require.NoError(t, err)
 	return info.Segs_in
 }
+
+// TestAcceptedConnReadsAtOnce: an accepted Conn reads the bytes its
+// client sent before the accept without waiting for the loop's first
+// event, which a busy loop delivers only after its round.
+func TestAcceptedConnReadsAtOnce(t *testing.T) {
+	e := &Engine{Loops: 1}
+	defer e.Close()
+	ln := e.Listener(loopbackListener(t))
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	_, err = client.Write([]byte("CONNECT"))
+	require.NoError(t, err)
+	c, err := ln.Accept()
+	require.NoError(t, err)
+	cc := c.(*Conn)
+	defer cc.Close()
+	// The loop cannot deliver the Conn's events while its socket table
+	// is held: a Read that waited for one would time out.
+	cc.loop.sockMu.Lock()
+	defer cc.loop.sockMu.Unlock()
+	cc.SetReadDeadline(time.Now().Add(time.Second))
+	got := make([]byte, 16)
+	n, err := cc.Read(got)
+	require.NoError(t, err, "the Read waited for the loop")
+	assert.Equal(t, "CONNECT", string(got[:n]))
+}
