@@ -307,7 +307,7 @@ func (p *Proxy) handle(c net.Conn, lim *listenerLimit, limited error) error {
 		backendConn.Close()
 		up.Release()
 		ev.Err = err
-		ev.End = splice.EndClientError.String()
+		ev.End = endClientError
 		c.Close()
 		p.untrackPending(c)
 		p.finish(ev)
@@ -452,7 +452,7 @@ func normalEnd(ev *ConnEvent) bool {
 	if ev.Err != nil || ev.Redispatched > 0 {
 		return false
 	}
-	return ev.End == splice.EndClientClosed.String() || ev.End == splice.EndBackendClosed.String()
+	return ev.End == endClientClosed || ev.End == endBackendClosed
 }
 
 func (p *Proxy) logger() *slog.Logger {
