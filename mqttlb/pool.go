@@ -337,14 +337,18 @@ func (p *Pool) Pick(ci balance.ConnInfo) (*balance.Backend, error) {
 // retryLimit is how many further backends a connection may try after a
 // failure: Retries, with 0 meaning DefaultRetries and a negative value
 // none.
-func (p *Pool) retryLimit() int {
+func (p *Pool) retryLimit() int { return defaulted(p.Retries, DefaultRetries) }
+
+// defaulted applies the convention of the Pool's numeric settings: 0
+// means the default def, and a negative value means none (0).
+func defaulted[T int | time.Duration](v, def T) T {
 	switch {
-	case p.Retries == 0:
-		return DefaultRetries
-	case p.Retries < 0:
+	case v == 0:
+		return def
+	case v < 0:
 		return 0
 	}
-	return p.Retries
+	return v
 }
 
 // backendFailed counts a backend that failed a connection (its dial, or

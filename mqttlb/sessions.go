@@ -189,11 +189,5 @@ func (p *Pool) CloseSessions(id string, window time.Duration) (n int, ok bool) {
 
 // shutdownWindow is ShutdownWindow with its default applied.
 func (p *Pool) shutdownWindow() time.Duration {
-	switch {
-	case p.ShutdownWindow == 0:
-		return DefaultShutdownWindow
-	case p.ShutdownWindow < 0:
-		return 0
-	}
-	return p.ShutdownWindow
+	return defaulted(p.ShutdownWindow, DefaultShutdownWindow)
 }
